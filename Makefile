@@ -1,0 +1,127 @@
+# mailcore: the one entry point.
+#   make            build libmailcore (.a, .so, .pc), the frontends and the tests
+#   make deps       install the Debian packages the project needs (idempotent)
+#   make test       unit + integration tests against a private stack; ends "N passed, N failed"
+#   make run        dev stack + demo tenant + every frontend on loopback, until Ctrl-C
+#   make SAN=1      the same with ASan + UBSan
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+B       := build
+SAN     ?= 0
+export MAILCORE_STATE ?= $(CURDIR)/var
+
+PKGS    := libevent libevent_openssl libevent_pthreads openssl libpq hiredis inih jansson libcrypt libargon2
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread \
+           -Ilibmailcore/include -Itenants/include
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+DEPCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEPLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += $(DEPCFLAGS) -MMD -MP
+
+LIB_SRC  := $(sort $(wildcard libmailcore/src/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+TEN_SRC  := $(sort $(wildcard tenants/src/*.c))
+TEN_OBJ  := $(TEN_SRC:%.c=$(B)/obj/%.o)
+SCHEMA   := $(sort $(wildcard schema/[0-9][0-9][0-9][0-9]_*.sql))
+SCHEMA_C := $(B)/gen/mc-schema-data.c
+SCHEMA_O := $(B)/obj/gen/mc-schema-data.o
+
+FRONTENDS := mc-smtpd mc-imapd mc-pop3d mc-deliverd mc-webd mailctl
+BINS      := $(FRONTENDS:%=$(B)/bin/%)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all deps test unit run install clean stack-start stack-stop stack-status fmt
+all: $(B)/lib/libmailcore.a $(B)/lib/libmailcore.so $(B)/lib/mailcore.pc $(BINS) $(UNIT_BINS)
+
+deps:
+	@ops/deps.sh
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(SCHEMA_C): $(SCHEMA) ops/embed-schema.sh
+	@mkdir -p $(@D)
+	ops/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+
+$(SCHEMA_O): $(SCHEMA_C)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/lib/libmailcore.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/lib/libmailcore.so: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libmailcore.so.0 $(LDFLAGS) -o $@ $^ $(DEPLIBS)
+
+$(B)/lib/libmctenants.a: $(TEN_OBJ) $(SCHEMA_O)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/lib/mailcore.pc: ops/mailcore.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
+
+# Each frontend is the files of its directory linked against the static library.
+define frontend
+$(B)/bin/$(1): $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard frontends/$(2)/*.c)) $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -pthread -o $$@ $$^ $$(DEPLIBS)
+endef
+$(eval $(call frontend,mc-smtpd,smtpd))
+$(eval $(call frontend,mc-imapd,imapd))
+$(eval $(call frontend,mc-pop3d,pop3d))
+$(eval $(call frontend,mc-deliverd,deliverd))
+$(eval $(call frontend,mc-webd,webd))
+$(eval $(call frontend,mailctl,mailctl))
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) -lcmocka
+
+unit: all
+	@tests/run-unit.sh $(B)/tests
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@ops/test.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@ops/run.sh
+
+stack-start stack-stop stack-status:
+	@ops/stack.sh $(@:stack-%=%)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include/mailcore $(DESTDIR)$(PREFIX)/share/mailcore/schema
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/lib/libmailcore.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/lib/libmailcore.so $(DESTDIR)$(PREFIX)/lib/libmailcore.so.$(VERSION)
+	ln -sf libmailcore.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmailcore.so.0
+	ln -sf libmailcore.so.0 $(DESTDIR)$(PREFIX)/lib/libmailcore.so
+	install -m 644 $(B)/lib/mailcore.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 libmailcore/include/mailcore/*.h $(DESTDIR)$(PREFIX)/include/mailcore/
+	install -m 644 $(SCHEMA) $(DESTDIR)$(PREFIX)/share/mailcore/schema/
+
+fmt:
+	clang-format -i $(LIB_SRC) $(TEN_SRC) libmailcore/include/mailcore/*.h frontends/*/*.c tests/unit/*.c
+
+clean:
+	rm -rf $(B)
+
+.SECONDARY:
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

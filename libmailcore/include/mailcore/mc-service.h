@@ -1,0 +1,58 @@
+/* mc-service: what every daemon does around its protocol code. Parses the
+ * command line (-c CONFIG, -t to check the config, -V), loads and checks
+ * the configuration, sets up logging, opens the listeners named by the
+ * daemon's config keys (with their TLS contexts), starts the worker pool
+ * (each worker with its own PostgreSQL and Redis connection), waits for
+ * PostgreSQL and Redis (retrying with a logged message, never crashing),
+ * logs that it is ready, and runs the loops until SIGINT or SIGTERM. */
+#ifndef MC_SERVICE_H
+#define MC_SERVICE_H
+
+#include <stdbool.h>
+
+#include "mc-server.h"
+
+struct mc_config;
+struct mc_pg;
+struct mc_redis;
+struct mc_service;
+struct mc_worker;
+
+struct mc_service_listener {
+	const char *key;   /* address-list key in the daemon's section */
+	bool implicit_tls; /* TLS handshake first (465, 993, 995, 443) */
+	mc_accept_cb *accept; /* its ctx is the struct mc_service * */
+};
+
+struct mc_service_def {
+	const char *name;    /* "mc-smtpd": log and process name */
+	const char *section; /* "smtpd": the config section of its keys */
+	const struct mc_service_listener *listeners; /* ends with key NULL */
+	bool needs_db, needs_redis;
+	/* Called once everything is up, before "ready"; may be NULL.
+	 * Returns 0, or -1 to stop the daemon. */
+	int (*start)(struct mc_service *service);
+	void (*stop)(struct mc_service *service);
+};
+
+/* The whole life of a daemon; returns the process exit code: 0, 64
+ * (usage), 78 (bad config), 1 (cannot start). */
+int mc_service_main(int argc, char **argv, const struct mc_service_def *def);
+
+const struct mc_config *mc_service_config(const struct mc_service *service);
+struct mc_server *mc_service_server(struct mc_service *service);
+struct mc_workers *mc_service_workers(struct mc_service *service);
+void *mc_service_context(const struct mc_service *service);
+void mc_service_set_context(struct mc_service *service, void *ctx);
+/* The TLS context for STARTTLS in the daemon's section (NULL if none). */
+SSL_CTX *mc_service_tls(struct mc_service *service);
+
+/* A worker's own connections, made lazily by the pool's thread_init. */
+struct mc_pg *mc_service_worker_pg(struct mc_worker *worker);
+struct mc_redis *mc_service_worker_redis(struct mc_worker *worker);
+
+/* Helpers shared with mailctl: settings from a loaded configuration. */
+struct mc_pg *mc_service_pg_from_config(const struct mc_config *cfg);
+struct mc_redis *mc_service_redis_from_config(const struct mc_config *cfg);
+
+#endif

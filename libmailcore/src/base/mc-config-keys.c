@@ -1,0 +1,86 @@
+/* mc-config-keys: the schema of mailcore.conf, every section and key with
+ * its type, default and bounds. A key not listed here is a startup error.
+ * Later modules add their keys here, next to their section. */
+#include "mailcore/mc-config.h"
+
+#define MS (1000LL)
+#define KEY(s, k, t, d, help) {s, k, t, d, NULL, 0, 0, help}
+#define KEYR(s, k, t, d, lo, hi, help) {s, k, t, d, NULL, lo, hi, help}
+#define KEYE(s, k, d, choices, help) {s, k, MC_CFG_ENUM, d, choices, 0, 0, help}
+
+const struct mc_config_key mc_config_keys[] = {
+	KEY("server", "hostname", MC_CFG_STRING, "",
+	    "name in greetings and Received headers; empty = the host name"),
+	KEY("server", "state_dir", MC_CFG_PATH, "/var/lib/mailcore",
+	    "blobs, spool and runtime files"),
+	KEYE("server", "log_level", "info", "debug|info|notice|warning|error",
+	     "lowest level logged"),
+	KEYE("server", "log_format", "plain", "plain|json", "log line format"),
+	KEY("server", "log_file", MC_CFG_PATH, "",
+	    "append logs to this file; empty = standard error"),
+	KEYR("server", "loops", MC_CFG_INT, "0", 0, 256,
+	     "event loops (threads) per daemon; 0 = one per core"),
+	KEYR("server", "workers", MC_CFG_INT, "4", 1, 256,
+	     "worker threads for database, Redis and CPU-heavy jobs"),
+	KEY("server", "user", MC_CFG_STRING, "",
+	    "drop root privileges to this user after binding ports"),
+
+	KEY("database", "conninfo", MC_CFG_SECRET,
+	    "host=127.0.0.1 port=5432 dbname=mailcore user=mailcore",
+	    "libpq connection string"),
+	KEYR("database", "connect_timeout", MC_CFG_DURATION, "5s", 1 * MS,
+	     300 * MS, "timeout of one connection attempt"),
+	KEYR("database", "statement_timeout", MC_CFG_DURATION, "30s", 0,
+	     3600 * MS, "server-side limit per statement; 0 = none"),
+	KEYR("database", "retry_max_delay", MC_CFG_DURATION, "30s", 100, 600 * MS,
+	     "longest wait between attempts while the database is down"),
+
+	KEY("redis", "host", MC_CFG_STRING, "127.0.0.1", "Redis host"),
+	KEYR("redis", "port", MC_CFG_INT, "6379", 1, 65535, "Redis TCP port"),
+	KEY("redis", "socket", MC_CFG_PATH, "",
+	    "Redis unix socket; overrides host and port"),
+	KEY("redis", "password", MC_CFG_SECRET, "", "AUTH password"),
+	KEYR("redis", "db", MC_CFG_INT, "0", 0, 15, "database number"),
+	KEYR("redis", "timeout", MC_CFG_DURATION, "2s", 10, 60 * MS,
+	     "connect and command timeout"),
+
+	KEY("tls", "cert", MC_CFG_PATH, "", "default certificate chain (PEM)"),
+	KEY("tls", "key", MC_CFG_PATH, "", "default private key (PEM)"),
+	KEYE("tls", "min_version", "1.2", "1.2|1.3", "oldest TLS version"),
+
+	KEY("auth", "password_scheme", MC_CFG_STRING, "yescrypt",
+	    "scheme of new password hashes: yescrypt, bcrypt, sha512-crypt, "
+	    "argon2id"),
+
+	KEY("smtpd", "listen_mx", MC_CFG_ADDRS, "127.0.0.1:25",
+	    "MX listeners (plain, STARTTLS offered)"),
+	KEY("smtpd", "listen_submission", MC_CFG_ADDRS, "127.0.0.1:587",
+	    "submission listeners (STARTTLS required before AUTH)"),
+	KEY("smtpd", "listen_submissions", MC_CFG_ADDRS, "127.0.0.1:465",
+	    "submissions listeners (implicit TLS)"),
+	KEY("smtpd", "tls_cert", MC_CFG_PATH, "", "certificate; empty = [tls]"),
+	KEY("smtpd", "tls_key", MC_CFG_PATH, "", "key; empty = [tls]"),
+
+	KEY("imapd", "listen", MC_CFG_ADDRS, "127.0.0.1:143",
+	    "IMAP listeners (STARTTLS)"),
+	KEY("imapd", "listen_tls", MC_CFG_ADDRS, "127.0.0.1:993",
+	    "IMAPS listeners (implicit TLS)"),
+	KEY("imapd", "tls_cert", MC_CFG_PATH, "", "certificate; empty = [tls]"),
+	KEY("imapd", "tls_key", MC_CFG_PATH, "", "key; empty = [tls]"),
+
+	KEY("pop3d", "listen", MC_CFG_ADDRS, "127.0.0.1:110",
+	    "POP3 listeners (STLS)"),
+	KEY("pop3d", "listen_tls", MC_CFG_ADDRS, "127.0.0.1:995",
+	    "POP3S listeners (implicit TLS)"),
+	KEY("pop3d", "tls_cert", MC_CFG_PATH, "", "certificate; empty = [tls]"),
+	KEY("pop3d", "tls_key", MC_CFG_PATH, "", "key; empty = [tls]"),
+
+	KEY("webd", "listen_http", MC_CFG_ADDRS, "127.0.0.1:80",
+	    "HTTP listeners"),
+	KEY("webd", "listen_https", MC_CFG_ADDRS, "127.0.0.1:443",
+	    "HTTPS listeners"),
+	KEY("webd", "tls_cert", MC_CFG_PATH, "", "certificate; empty = [tls]"),
+	KEY("webd", "tls_key", MC_CFG_PATH, "", "key; empty = [tls]"),
+
+	{0},
+};
