@@ -9,8 +9,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := 0.1.0
-B       := build
 SAN     ?= 0
+B       := $(if $(filter 1,$(SAN)),build-san,build)
 export MAILCORE_STATE ?= $(CURDIR)/var
 
 PKGS    := libevent libevent_openssl libevent_pthreads openssl libpq hiredis inih jansson libcrypt libargon2
@@ -92,11 +92,11 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/lib/libmctenants.a $(B)/lib/libmailco
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) -lcmocka
 
 unit: all
-	@tests/run-unit.sh $(B)/tests
+	@tests/run-unit.sh $(B)/tests $(B)/results && tests/summary.py $(B)/results
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@ops/test.sh
+	@B=$(B) ops/test.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -121,7 +121,7 @@ fmt:
 	clang-format -i $(LIB_SRC) $(TEN_SRC) libmailcore/include/mailcore/*.h frontends/*/*.c tests/unit/*.c
 
 clean:
-	rm -rf $(B)
+	rm -rf build build-san
 
 .SECONDARY:
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

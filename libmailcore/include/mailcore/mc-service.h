@@ -12,6 +12,8 @@
 
 #include "mc-server.h"
 
+#define MC_VERSION "0.1.0"
+
 struct mc_config;
 struct mc_pg;
 struct mc_redis;
@@ -50,6 +52,10 @@ SSL_CTX *mc_service_tls(struct mc_service *service);
 /* A worker's own connections, made lazily by the pool's thread_init. */
 struct mc_pg *mc_service_worker_pg(struct mc_worker *worker);
 struct mc_redis *mc_service_worker_redis(struct mc_worker *worker);
+
+/* Writes line (CRLF added) to bev, then closes and frees it once the line
+ * is sent or the peer goes away. For refusals ("421 ... try later"). */
+void mc_service_reply_and_close(struct bufferevent *bev, const char *line);
 
 /* Helpers shared with mailctl: settings from a loaded configuration. */
 struct mc_pg *mc_service_pg_from_config(const struct mc_config *cfg);

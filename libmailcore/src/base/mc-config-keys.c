@@ -48,9 +48,9 @@ const struct mc_config_key mc_config_keys[] = {
 	KEY("tls", "key", MC_CFG_PATH, "", "default private key (PEM)"),
 	KEYE("tls", "min_version", "1.2", "1.2|1.3", "oldest TLS version"),
 
-	KEY("auth", "password_scheme", MC_CFG_STRING, "yescrypt",
-	    "scheme of new password hashes: yescrypt, bcrypt, sha512-crypt, "
-	    "argon2id"),
+	KEYE("auth", "password_scheme", "yescrypt",
+	     "yescrypt|bcrypt|sha512-crypt|argon2id",
+	     "scheme of new password hashes"),
 
 	KEY("smtpd", "listen_mx", MC_CFG_ADDRS, "127.0.0.1:25",
 	    "MX listeners (plain, STARTTLS offered)"),

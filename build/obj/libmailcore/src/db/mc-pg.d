@@ -1,0 +1,16 @@
+build/obj/libmailcore/src/db/mc-pg.o: libmailcore/src/db/mc-pg.c \
+ libmailcore/include/mailcore/mc-error.h \
+ libmailcore/include/mailcore/mc-log.h \
+ libmailcore/include/mailcore/mc-pg.h /usr/include/postgresql/libpq-fe.h \
+ /usr/include/postgresql/postgres_ext.h \
+ /usr/include/postgresql/pg_config_ext.h \
+ libmailcore/include/mailcore/mc-error.h \
+ libmailcore/include/mailcore/mc-pool.h
+libmailcore/include/mailcore/mc-error.h:
+libmailcore/include/mailcore/mc-log.h:
+libmailcore/include/mailcore/mc-pg.h:
+/usr/include/postgresql/libpq-fe.h:
+/usr/include/postgresql/postgres_ext.h:
+/usr/include/postgresql/pg_config_ext.h:
+libmailcore/include/mailcore/mc-error.h:
+libmailcore/include/mailcore/mc-pool.h:

@@ -1,0 +1,15 @@
+build/obj/libmailcore/src/db/mc-redis.o: libmailcore/src/db/mc-redis.c \
+ libmailcore/include/mailcore/mc-error.h \
+ libmailcore/include/mailcore/mc-log.h \
+ libmailcore/include/mailcore/mc-pool.h \
+ libmailcore/include/mailcore/mc-redis.h /usr/include/hiredis/hiredis.h \
+ /usr/include/hiredis/read.h /usr/include/hiredis/sds.h \
+ /usr/include/hiredis/alloc.h
+libmailcore/include/mailcore/mc-error.h:
+libmailcore/include/mailcore/mc-log.h:
+libmailcore/include/mailcore/mc-pool.h:
+libmailcore/include/mailcore/mc-redis.h:
+/usr/include/hiredis/hiredis.h:
+/usr/include/hiredis/read.h:
+/usr/include/hiredis/sds.h:
+/usr/include/hiredis/alloc.h:

@@ -1,0 +1,12 @@
+build/obj/tests/unit/test-pg.o: tests/unit/test-pg.c \
+ libmailcore/include/mailcore/mc-error.h \
+ libmailcore/include/mailcore/mc-pg.h /usr/include/postgresql/libpq-fe.h \
+ /usr/include/postgresql/postgres_ext.h \
+ /usr/include/postgresql/pg_config_ext.h \
+ libmailcore/include/mailcore/mc-error.h
+libmailcore/include/mailcore/mc-error.h:
+libmailcore/include/mailcore/mc-pg.h:
+/usr/include/postgresql/libpq-fe.h:
+/usr/include/postgresql/postgres_ext.h:
+/usr/include/postgresql/pg_config_ext.h:
+libmailcore/include/mailcore/mc-error.h:

@@ -1,0 +1,156 @@
+/* mailctl: entry point. Parses the global options, finds the command in
+ * the tables of the cmd-*.c files and runs it. Exit codes: 0 done, 1
+ * failed (duplicate, not found), 2 bad usage or arguments, 75 database
+ * unavailable (try again). */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mailcore/mc-config.h"
+#include "mailcore/mc-log.h"
+#include "mailcore/mc-pg.h"
+#include "mailcore/mc-pool.h"
+#include "mailcore/mc-service.h"
+#include "mailctl.h"
+
+#define PASSWORD_MAX 1024
+
+static const struct mailctl_cmd *const tables[] = {
+	mailctl_db_cmds, mailctl_tenant_cmds, mailctl_user_cmds, NULL};
+
+/* Prints the list of commands. */
+static void print_help(FILE *out)
+{
+	fprintf(out, "usage: mailctl [-c CONFIG] COMMAND [ARGS]\n"
+		     "CONFIG defaults to $MAILCORE_STATE/mailcore.conf.\n"
+		     "commands:\n");
+	for (size_t t = 0; tables[t] != NULL; t++)
+		for (const struct mailctl_cmd *c = tables[t]; c->group; c++)
+			fprintf(out, "  %s %s %s\n", c->group, c->verb, c->usage);
+}
+
+int mailctl_usage(const struct mailctl_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("mailctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cmd != NULL)
+		fprintf(stderr, " (usage: mailctl %s %s %s)", cmd->group,
+			cmd->verb, cmd->usage);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+int mailctl_fail(const struct mc_error *err)
+{
+	fprintf(stderr, "mailctl: %s\n", err->msg);
+	switch (err->cls) {
+	case MC_ERR_INVALID:
+		return EXIT_USAGE;
+	case MC_ERR_TEMPORARY:
+		return EXIT_TEMPFAIL;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+/* The configuration file: -c, or $MAILCORE_STATE/mailcore.conf. */
+static char *default_config_path(void)
+{
+	const char *state = getenv("MAILCORE_STATE");
+	return mc_asprintf("%s/mailcore.conf",
+			   state != NULL && *state != '\0' ? state : "./var");
+}
+
+int mailctl_connect(struct mailctl *ctl)
+{
+	struct mc_error err = {0};
+	ctl->config = mc_config_load(ctl->config_path, &err);
+	if (ctl->config == NULL)
+		return mailctl_fail(&err);
+	ctl->pg = mc_service_pg_from_config(ctl->config);
+	if (mc_pg_connect(ctl->pg, &err) < 0)
+		return mailctl_fail(&err);
+	return 0;
+}
+
+char *mailctl_read_password(const char *given, bool from_stdin)
+{
+	if (given != NULL && !from_stdin)
+		return mc_strdup(given);
+	if (given != NULL || !from_stdin) {
+		fputs("mailctl: give exactly one of --password PW and "
+		      "--password-stdin\n", stderr);
+		return NULL;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n <= 0 || n > PASSWORD_MAX) {
+		fputs(n <= 0 ? "mailctl: no password on standard input\n"
+			     : "mailctl: password too long\n", stderr);
+		if (line != NULL)
+			mc_secure_zero(line, cap);
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
+/* The command named by group and verb, or NULL. */
+static const struct mailctl_cmd *find_cmd(const char *group, const char *verb)
+{
+	for (size_t t = 0; tables[t] != NULL; t++)
+		for (const struct mailctl_cmd *c = tables[t]; c->group; c++)
+			if (strcmp(c->group, group) == 0 &&
+			    verb != NULL && strcmp(c->verb, verb) == 0)
+				return c;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct mailctl ctl = {0};
+	char *default_path = default_config_path();
+	int opt;
+	ctl.config_path = default_path;
+	mc_log_init("mailctl", MC_LOG_WARNING, MC_LOG_PLAIN, -1);
+	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			ctl.config_path = optarg;
+			break;
+		case 'h':
+			print_help(stdout);
+			return 0;
+		default:
+			print_help(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	const struct mailctl_cmd *cmd =
+		find_cmd(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	if (cmd == NULL) {
+		mailctl_usage(NULL, "unknown command \"%s%s%s\"; see mailctl -h",
+			      argv[optind], optind + 1 < argc ? " " : "",
+			      optind + 1 < argc ? argv[optind + 1] : "");
+		return EXIT_USAGE;
+	}
+	optind += 1; /* getopt in the command starts at the verb */
+	int rc = cmd->run(&ctl, argc - optind, argv + optind);
+	mc_pg_destroy(&ctl.pg);
+	mc_config_destroy(&ctl.config);
+	free(default_path);
+	return rc;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# make run: the dev stack, the schema, a demo tenant and every frontend on
+# the loopback dev ports, until Ctrl-C (or SIGTERM), which stops all that
+# this script started. A second run reuses the state in $MAILCORE_STATE.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+BIN=${MAILCORE_BIN:-$TOP_DIR/build/bin}
+CONF=$STATE/mailcore.conf
+DAEMONS=(mc-smtpd mc-imapd mc-pop3d mc-deliverd mc-webd)
+pids=()
+started_stack=0
+
+stop_all() {
+	local rc=${1:-0}
+	trap - INT TERM EXIT
+	echo
+	echo "run: stopping"
+	((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	((started_stack)) && "$OPS_DIR/stack.sh" stop
+	exit "$rc"
+}
+
+mailctl() {
+	"$BIN/mailctl" -c "$CONF" "$@"
+}
+
+# Runs a mailctl command that may already have been done by an earlier run.
+once() {
+	local out
+	if ! out=$(mailctl "$@" 2>&1); then
+		grep -q "already exists" <<<"$out" || { echo "$out" >&2; return 1; }
+	fi
+}
+
+demo_tenant() {
+	mailctl db migrate >/dev/null
+	once tenant add demo
+	once domain add demo.test --tenant demo
+	for u in alice bob; do
+		secret "demo-$u" | once user add "$u@demo.test" --password-stdin
+	done
+}
+
+# Starts one daemon and waits for its ready line (or its death).
+start_daemon() {
+	local d=$1 log=$LOG_DIR/$1.log
+	local before
+	before=$(wc -l <"$log" 2>/dev/null || echo 0)
+	"$BIN/$d" -c "$CONF" >>"$log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 200); do
+		tail -n +"$((before + 1))" "$log" | grep -q " ready:" && return 0
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "run: $d did not start; see $log:" >&2
+	tail -n 5 "$log" >&2
+	return 1
+}
+
+port() {
+	echo $(($1 + PORT_OFFSET))
+}
+
+banner() {
+	cat <<TXT
+
+mailcore is running (state in $STATE, logs in $LOG_DIR)
+  SMTP (MX)          127.0.0.1:$(port 2525)
+  Submission         127.0.0.1:$(port 2587)   STARTTLS
+  Submissions        127.0.0.1:$(port 2465)   implicit TLS
+  IMAP               127.0.0.1:$(port 2143)   STARTTLS
+  IMAPS              127.0.0.1:$(port 2993)
+  POP3               127.0.0.1:$(port 2110)   STLS
+  POP3S              127.0.0.1:$(port 2995)
+  HTTP               http://127.0.0.1:$(port 8080)/
+  HTTPS              https://127.0.0.1:$(port 8443)/
+  PostgreSQL         127.0.0.1:$PG_PORT (database mailcore)
+  Redis              127.0.0.1:$REDIS_PORT
+Demo tenant "demo", domain demo.test:
+  alice@demo.test    password $(secret demo-alice)
+  bob@demo.test      password $(secret demo-bob)
+TLS test CA: $STATE/tls/ca.pem
+Administration: build/bin/mailctl -c $CONF -h
+Press Ctrl-C to stop.
+TXT
+}
+
+trap 'stop_all 0' INT TERM
+trap 'stop_all $?' EXIT
+"$OPS_DIR/mkconfig.sh"
+"$OPS_DIR/stack.sh" status >/dev/null 2>&1 || started_stack=1
+"$OPS_DIR/stack.sh" start
+demo_tenant
+for d in "${DAEMONS[@]}"; do
+	start_daemon "$d"
+done
+banner
+# Waits for a signal; a daemon that dies ends the run.
+wait -n "${pids[@]}" || true
+echo "run: a daemon exited; see $LOG_DIR" >&2
+stop_all 1

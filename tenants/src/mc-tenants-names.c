@@ -1,0 +1,111 @@
+/* mc-tenants-names: syntax of tenant names, domains, local parts and
+ * addresses as mailcore stores them (lower case, ASCII; IDN comes later as
+ * A-labels). */
+#include <ctype.h>
+#include <string.h>
+
+#include "mailcore/mc-error.h"
+#include "mailcore/mc-str.h"
+#include "mailcore/mc-tenants.h"
+
+/* True when every character of s is in [a-z0-9._-]. */
+static bool all_name_chars(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    strchr("._-", *s) == NULL)
+			return false;
+	}
+	return true;
+}
+
+bool mc_tenants_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+	return len >= 1 && len <= 63 && isalnum((unsigned char)name[0]) &&
+	       all_name_chars(name);
+}
+
+bool mc_tenants_valid_local_part(const char *local_part)
+{
+	size_t len = strlen(local_part);
+	return len >= 1 && len <= MC_LOCAL_PART_MAX && all_name_chars(local_part);
+}
+
+/* One DNS label: letters, digits, inner hyphens, 1..63 characters. */
+static bool valid_label(const char *label, size_t len)
+{
+	if (len < 1 || len > 63 || label[0] == '-' || label[len - 1] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)label[i];
+		if (!islower(c) && !isdigit(c) && c != '-')
+			return false;
+	}
+	return true;
+}
+
+bool mc_tenants_valid_domain(const char *domain)
+{
+	size_t len = strlen(domain), dots = 0;
+	if (len < 3 || len > MC_DOMAIN_MAX)
+		return false;
+	for (const char *p = domain;; dots++) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		if (!valid_label(p, n))
+			return false;
+		if (dot == NULL)
+			break;
+		p = dot + 1;
+	}
+	return dots >= 1; /* two labels at least */
+}
+
+/* External local parts: printable ASCII without blanks, '@' or quotes. */
+static bool valid_external_local(const char *s)
+{
+	size_t len = strlen(s);
+	if (len < 1 || len > MC_LOCAL_PART_MAX)
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s <= ' ' || *s >= 127 || strchr("@\"<>(),;:\\[]", *s))
+			return false;
+	}
+	return true;
+}
+
+int mc_tenants_split_address(const char *address, bool strict, char *local_r,
+			     char *domain_r, struct mc_error *err)
+{
+	const char *at = strrchr(address, '@');
+	size_t llen = at != NULL ? (size_t)(at - address) : 0;
+	if (at == NULL || llen == 0 || llen > MC_LOCAL_PART_MAX ||
+	    strlen(at + 1) > MC_DOMAIN_MAX) {
+		mc_error_set(err, MC_ERR_INVALID,
+			     "bad address \"%s\": expected local@domain",
+			     address);
+		return -1;
+	}
+	memcpy(local_r, address, llen);
+	local_r[llen] = '\0';
+	strcpy(domain_r, at + 1);
+	mc_str_lower(domain_r);
+	if (strict)
+		mc_str_lower(local_r);
+	if (!mc_tenants_valid_domain(domain_r)) {
+		mc_error_set(err, MC_ERR_INVALID, "bad domain \"%s\" in \"%s\"",
+			     domain_r, address);
+		return -1;
+	}
+	if (strict ? !mc_tenants_valid_local_part(local_r)
+		   : !valid_external_local(local_r)) {
+		mc_error_set(err, MC_ERR_INVALID,
+			     "bad local part \"%s\" in \"%s\"%s", local_r,
+			     address,
+			     strict ? ": use letters, digits, '.', '_' or '-'"
+				    : "");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,110 @@
+"""The README's `make run` (ops/run.sh, after the build): brings up the
+stack, the schema, the demo tenant and every frontend on the dev ports,
+prints how to log in, stops everything on Ctrl-C and reuses its state on
+the next run."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import ports
+from conftest import OPS
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def processes_using(state):
+    """PIDs whose command line mentions the state directory."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if state.encode() in cmd:
+                found.append(int(pid))
+    return found
+
+
+class Run:
+    def __init__(self, state, env):
+        self.out = open(os.path.join(state, "run.out"), "w+")
+        self.proc = subprocess.Popen([os.path.join(OPS, "run.sh")], env=env,
+                                     stdout=self.out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def text(self):
+        self.out.flush()
+        with open(self.out.name) as f:
+            return f.read()
+
+    def wait_ready(self, timeout=90):
+        deadline = time.monotonic() + timeout
+        while "Press Ctrl-C to stop." not in self.text():
+            assert self.proc.poll() is None, self.text()
+            assert time.monotonic() < deadline, self.text()
+            time.sleep(0.1)
+
+    def ctrl_c(self):
+        os.killpg(self.proc.pid, signal.SIGINT)
+        return self.proc.wait(60)
+
+
+@pytest.fixture
+def run_env(stack):
+    state = tempfile.mkdtemp(prefix="mailcore-run.")
+    os.chmod(state, 0o755)
+    env = dict(os.environ, MAILCORE_STATE=state, MAILCORE_STACK_FAST="1",
+               MAILCORE_PG_PORT=str(ports.free_port()),
+               MAILCORE_REDIS_PORT=str(ports.free_port()),
+               MAILCORE_PORT_OFFSET=str(ports.free_offset()))
+    yield state, env, stack.bin
+    subprocess.run([os.path.join(OPS, "stack.sh"), "stop"], env=env,
+                   capture_output=True)
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
+    state, env, bin_dir = run_env
+    offset = int(env["MAILCORE_PORT_OFFSET"])
+    run = Run(state, env)
+    run.wait_ready()
+    text = run.text()
+    alice_pw = re.search(r"alice@demo.test\s+password (\S+)", text).group(1)
+    assert re.search(r"bob@demo.test\s+password \S+", text)
+    for name, port in ports.DEV_PORTS.items():
+        assert f"127.0.0.1:{port + offset}" in text, name
+        socket.create_connection(("127.0.0.1", port + offset), timeout=5).close()
+    users = subprocess.run([os.path.join(bin_dir, "mailctl"), "-c", os.path.join(state, "mailcore.conf"),
+                            "user", "list", "demo.test"],
+                           capture_output=True, text=True)
+    assert [l.split()[0] for l in users.stdout.splitlines()[1:]] == [
+        "alice@demo.test", "bob@demo.test"], users.stderr
+    pg_pid = int(open(os.path.join(state, "pg", "data", "postmaster.pid")).readline())
+    redis_pid = int(open(os.path.join(state, "redis", "redis.pid")).read())
+
+    assert run.ctrl_c() == 0, run.text()
+    assert not alive(pg_pid) and not alive(redis_pid)
+    assert processes_using(state) == []
+    for port in ports.DEV_PORTS.values():
+        assert ports.is_free(port + offset)
+
+    # A second run reuses the state: same database, same demo passwords.
+    run = Run(state, env)
+    run.wait_ready()
+    assert f"alice@demo.test    password {alice_pw}" in run.text()
+    assert run.ctrl_c() == 0
+    assert processes_using(state) == []
