@@ -47,38 +47,44 @@ deps:
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(SCHEMA_C): $(SCHEMA) ops/embed-schema.sh
 	@mkdir -p $(@D)
-	ops/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+	@echo "  GEN     $@"
+	@ops/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
 $(SCHEMA_O): $(SCHEMA_C)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/lib/libmailcore.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(B)/lib/libmailcore.so: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libmailcore.so.0 $(LDFLAGS) -o $@ $^ $(DEPLIBS)
+	@echo "  LD      $@"
+	@$(CC) -shared -Wl,-soname,libmailcore.so.0 $(LDFLAGS) -o $@ $^ $(DEPLIBS)
 
 $(B)/lib/libmctenants.a: $(TEN_OBJ) $(SCHEMA_O)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(B)/lib/mailcore.pc: ops/mailcore.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
 
 # Each frontend is the files of its directory linked against the static library.
 define frontend
 $(B)/bin/$(1): $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard frontends/$(2)/*.c)) $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -pthread -o $$@ $$^ $$(DEPLIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $$(LDFLAGS) -pthread -o $$@ $$^ $$(DEPLIBS)
 endef
 $(eval $(call frontend,mc-smtpd,smtpd))
 $(eval $(call frontend,mc-imapd,imapd))
@@ -89,7 +95,8 @@ $(eval $(call frontend,mailctl,mailctl))
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) -lcmocka
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) -lcmocka
 
 unit: all
 	@tests/run-unit.sh $(B)/tests $(B)/results && tests/summary.py $(B)/results

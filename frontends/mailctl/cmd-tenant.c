@@ -32,7 +32,8 @@ static int domain_add(struct mailctl *ctl, int argc, char **argv)
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
 		if (opt != 't')
-			return mailctl_usage(cmd, "bad option");
+			return mailctl_usage(cmd, "unknown option \"%s\"",
+					     argv[optind - 1]);
 		tenant = optarg;
 	}
 	if (optind != argc - 1 || tenant == NULL)

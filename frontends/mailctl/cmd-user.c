@@ -32,7 +32,8 @@ static int with_password(struct mailctl *ctl, const struct mailctl_cmd *cmd,
 		else if (opt == 's')
 			from_stdin = true;
 		else
-			return mailctl_usage(cmd, "bad option");
+			return mailctl_usage(cmd, "unknown option \"%s\"",
+					     argv[optind - 1]);
 	}
 	if (optind != argc - 1)
 		return mailctl_usage(cmd, "expected one address");

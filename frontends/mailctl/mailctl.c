@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 	int opt;
 	ctl.config_path = default_path;
 	mc_log_init("mailctl", MC_LOG_WARNING, MC_LOG_PLAIN, -1);
+	opterr = 0; /* we print our own one-line errors */
 	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
 		switch (opt) {
 		case 'c':
@@ -131,8 +132,8 @@ int main(int argc, char **argv)
 			print_help(stdout);
 			return 0;
 		default:
-			print_help(stderr);
-			return EXIT_USAGE;
+			return mailctl_usage(NULL, "unknown option \"-%c\"; see "
+					     "mailctl -h", optopt);
 		}
 	}
 	if (optind >= argc) {

@@ -9,21 +9,22 @@
 
 #define HEADER_MAX 16384
 
-/* The whole response, written once the request header has arrived. */
+/* The body of every response, written once the request header arrived. */
 static const char problem[] =
 	"{\"type\":\"https://mailcore.invalid/problems/unavailable\","
 	"\"title\":\"Service not available yet\",\"status\":503}";
 
-/* Sends the 503 response and closes. */
+/* Sends the response with the problem document and closes. */
 static void respond(struct bufferevent *bev, int status, const char *reason)
 {
 	char head[256];
 	snprintf(head, sizeof(head),
 		 "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
-		 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		 status, reason, strlen(problem), problem);
-	head[strlen(head) - 2] = '\0'; /* reply_and_close adds the CRLF */
-	mc_service_reply_and_close(bev, head);
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		 status, reason, strlen(problem));
+	bufferevent_write(bev, head, strlen(head));
+	bufferevent_write(bev, problem, strlen(problem));
+	mc_service_close_after_write(bev);
 }
 
 /* Waits for the end of the request header. */

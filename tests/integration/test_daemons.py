@@ -121,6 +121,9 @@ def test_missing_certificate_is_a_startup_error(stack, daemon, tmp_path):
 
 def test_port_in_use_is_a_startup_error(stack, daemon):
     holder = socket.socket()
+    # SO_REUSEADDR lets the holder bind despite TIME_WAIT left by earlier
+    # tests; without SO_REUSEPORT it still excludes every other listener.
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     holder.bind(("127.0.0.1", stack.port("pop3")))
     holder.listen()
     try:

@@ -407,7 +407,8 @@ static void expect_abort(void (*fn)(const struct mc_config *),
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		freopen("/dev/null", "w", stderr);
+		if (freopen("/dev/null", "w", stderr) == NULL)
+			_exit(2);
 		fn(cfg);
 		_exit(0);
 	}

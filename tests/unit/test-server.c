@@ -1,23 +1,28 @@
 /* test-server: loops and listeners on 127.0.0.1: greetings from the accept
- * callback on the accepting loop's thread, port-in-use errors, posted
- * callbacks in order, stopping by call and by SIGTERM, implicit TLS. */
+ * callback on the accepting loop's thread, accept errors that only pause
+ * the listener, port-in-use errors, posted callbacks in order, stopping by
+ * call and by SIGTERM, implicit TLS. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,12 +30,13 @@
 #include <event2/buffer.h>
 
 #include "mailcore/mc-error.h"
+#include "mailcore/mc-log.h"
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-tls.h"
 
-#define GREETING "220 hello\r\n"
+#define GREETING    "220 hello\r\n"
 #define MAX_RECORDS 64
-#define MAX_LOOPS 2
+#define MAX_LOOPS   2
 
 /* What the accept callback saw for one connection. */
 struct record {
@@ -129,9 +135,9 @@ static void on_accept(struct mc_loop *loop, struct bufferevent *bev,
 	if (nrecords < MAX_RECORDS) {
 		r = &records[nrecords];
 		r->loop = idx;
-		r->on_loop_thread = idx < MAX_LOOPS &&
-				    pthread_equal(pthread_self(),
-						  loop_threads[idx]);
+		r->on_loop_thread =
+			idx < MAX_LOOPS &&
+			pthread_equal(pthread_self(), loop_threads[idx]);
 		snprintf(r->listener, sizeof(r->listener), "%s",
 			 info->listener);
 		r->local_port = port_of(&info->local);
@@ -232,24 +238,41 @@ static void listen_ok(struct mc_server *server, const char *name, int port,
 	struct mc_error err;
 
 	mc_error_clear(&err);
-	if (mc_server_listen(server, name, &addr, tls, on_accept, NULL,
-			     &err) != 0)
+	if (mc_server_listen(server, name, &addr, tls, on_accept, NULL, &err) !=
+	    0)
 		fail_msg("mc_server_listen: %s", err.msg);
 }
 
-/* A blocking client socket with 2 s timeouts; -1 if connect fails. */
-static int client_connect(int port, int *local_port_r)
+/* A blocking client socket with 2 s timeouts. */
+static int client_socket(void)
 {
 	struct timeval tv = {2, 0};
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+	assert_true(fd >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Connects fd to the loopback port; returns connect's result. */
+static int connect_to(int fd, int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = htons(port);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	return connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+/* A connected client socket; -1 if connect fails. */
+static int client_connect(int port, int *local_port_r)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = client_socket();
+
+	if (connect_to(fd, port) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -258,21 +281,27 @@ static int client_connect(int port, int *local_port_r)
 	return fd;
 }
 
-/* Connects, reads everything until EOF, checks the greeting; returns the
- * client's port. */
-static int plain_client(int port)
+/* Reads everything until EOF, checks it is the greeting, closes fd. */
+static void read_greeting(int fd)
 {
 	char buf[64];
 	size_t got = 0;
 	ssize_t n;
-	int client_port, fd = client_connect(port, &client_port);
 
-	assert_true(fd >= 0);
 	while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
 		got += (size_t)n;
 	close(fd);
 	buf[got] = '\0';
 	assert_string_equal(buf, GREETING);
+}
+
+/* Connects and checks the greeting; returns the client's port. */
+static int plain_client(int port)
+{
+	int client_port, fd = client_connect(port, &client_port);
+
+	assert_true(fd >= 0);
+	read_greeting(fd);
 	return client_port;
 }
 
@@ -304,6 +333,53 @@ static void test_accept_greeting(void **state)
 	assert_int_equal(fd, -1);
 	mc_server_destroy(&server);
 	assert_null(server);
+	mc_server_destroy(&server);
+}
+
+/* Reads what the logger wrote to fd, waiting up to 2 s for a line. */
+static void read_log(int fd, char *buf, size_t size)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	n = read(fd, buf, size - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+}
+
+static void test_accept_error(void **state)
+{
+	struct mc_server *server = new_server(1);
+	int port = free_port(), logpipe[2], fd, lowest;
+	struct rlimit old, low;
+	struct runner r;
+	char log[1024];
+
+	(void)state;
+	listen_ok(server, "smtp", port, NULL);
+	start_runner(&r, server);
+	assert_int_equal(pipe2(logpipe, O_CLOEXEC | O_NONBLOCK), 0);
+	mc_log_init("test-server", MC_LOG_INFO, MC_LOG_PLAIN, logpipe[1]);
+	fd = client_socket();
+	/* no descriptor is left for accept() */
+	lowest = dup(logpipe[0]);
+	close(lowest);
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(connect_to(fd, port), 0);
+	read_log(logpipe[0], log, sizeof(log));
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	mc_log_init("test-server", MC_LOG_INFO, MC_LOG_PLAIN, -1);
+	if (strstr(log, "smtp: accept failed: Too many open files") == NULL)
+		fail_msg("unexpected log: %s", log);
+	/* the loop lives on and accepts the waiting connection */
+	read_greeting(fd);
+	stop_runner(&r);
+	close(logpipe[0]);
+	close(logpipe[1]);
 	mc_server_destroy(&server);
 }
 
@@ -548,6 +624,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accept_greeting),
+		cmocka_unit_test(test_accept_error),
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_post_order),
 		cmocka_unit_test(test_stop),

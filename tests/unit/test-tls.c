@@ -1,9 +1,10 @@
 /* test-tls: server contexts from generated PEM files: protocol floor,
  * options, and errors that name the offending file. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <openssl/err.h>
@@ -29,9 +30,9 @@ static void write_pem(const char *name, EVP_PKEY *key, X509 *cert)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	if (key != NULL)
-		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0,
-						      NULL, NULL),
-				 1);
+		assert_int_equal(
+			PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL),
+			1);
 	if (cert != NULL)
 		assert_int_equal(PEM_write_X509(f, cert), 1);
 	fclose(f);
@@ -171,9 +172,9 @@ static void test_ctx_cases(void **state)
 	make_files();
 	for (size_t i = 0; i < sizeof(ctx_cases) / sizeof(ctx_cases[0]); i++) {
 		const struct ctx_case *c = &ctx_cases[i];
-		struct mc_tls_settings set = {
-			file(c->cert, cbuf, sizeof(cbuf)),
-			file(c->key, kbuf, sizeof(kbuf)), c->min_version};
+		struct mc_tls_settings set = {file(c->cert, cbuf, sizeof(cbuf)),
+					      file(c->key, kbuf, sizeof(kbuf)),
+					      c->min_version};
 		struct mc_error err;
 		SSL_CTX *ctx;
 
@@ -188,7 +189,8 @@ static void test_ctx_cases(void **state)
 		assert_int_equal(err.cls, MC_ERR_NONE);
 		assert_int_equal(SSL_CTX_get_min_proto_version(ctx),
 				 c->want_version);
-		assert_true((SSL_CTX_get_options(ctx) & opts) == (uint64_t)opts);
+		assert_true((SSL_CTX_get_options(ctx) & opts) ==
+			    (uint64_t)opts);
 		assert_non_null(SSL_CTX_get0_certificate(ctx));
 		SSL_CTX_free(ctx);
 	}

@@ -1,10 +1,11 @@
 /* test-workers: jobs run on worker threads with their per-thread data,
  * completions on the submitting loop's thread, thread_init/deinit once per
  * thread, a bounded queue, and a destroy that drains pending jobs. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <pthread.h>
@@ -18,8 +19,8 @@
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-workers.h"
 
-#define NLOOPS 2
-#define NTHREADS 3
+#define NLOOPS	      2
+#define NTHREADS      3
 #define JOBS_PER_LOOP 10
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -238,9 +239,7 @@ struct queue_case {
 };
 
 static const struct queue_case queue_cases[] = {
-	{1, 1},
-	{2, 2},
-	{0, 10000}, /* the default */
+	{1, 1}, {2, 2}, {0, 10000}, /* the default */
 };
 
 static void test_queue_full(void **state)

@@ -53,8 +53,11 @@ SSL_CTX *mc_service_tls(struct mc_service *service);
 struct mc_pg *mc_service_worker_pg(struct mc_worker *worker);
 struct mc_redis *mc_service_worker_redis(struct mc_worker *worker);
 
-/* Writes line (CRLF added) to bev, then closes and frees it once the line
- * is sent or the peer goes away. For refusals ("421 ... try later"). */
+/* Closes and frees bev once its pending output is sent, or when the peer
+ * goes away or 30 s pass. bev is no longer the caller's. */
+void mc_service_close_after_write(struct bufferevent *bev);
+/* Writes line and CRLF to bev, then mc_service_close_after_write(). For
+ * refusals ("421 ... try later"). */
 void mc_service_reply_and_close(struct bufferevent *bev, const char *line);
 
 /* Helpers shared with mailctl: settings from a loaded configuration. */

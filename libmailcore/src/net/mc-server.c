@@ -25,8 +25,8 @@
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-pool.h"
 
-#define MAX_LOOPS 1024
-#define LISTEN_BACKLOG 511
+#define MAX_LOOPS	  1024
+#define LISTEN_BACKLOG	  511
 #define ACCEPT_RETRY_MSEC 100
 
 struct post {
@@ -264,6 +264,7 @@ static struct bufferevent *accepted_bev(struct loop_listener *ll,
 		bev = bufferevent_openssl_socket_new(
 			base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, opts);
 	}
+	/* on failure libevent may already have freed ssl: do not free it */
 	if (bev == NULL) {
 		mc_log_error("%s: cannot set up an accepted connection",
 			     ll->l->name);

@@ -12,8 +12,7 @@
 
 /* Appends one queued OpenSSL error to buf (at offset *len), skipping a
  * reason already written. */
-static void append_error(char *buf, size_t size, size_t *len,
-			 unsigned long e)
+static void append_error(char *buf, size_t size, size_t *len, unsigned long e)
 {
 	const char *reason = ERR_reason_error_string(e);
 	char tmp[256];

@@ -113,7 +113,8 @@ static int start_threads(struct mc_workers *pool)
 
 		worker->pool = pool;
 		worker->idx = pool->nthreads;
-		e = pthread_create(&worker->thread, NULL, worker_thread, worker);
+		e = pthread_create(&worker->thread, NULL, worker_thread,
+				   worker);
 		if (e != 0)
 			break;
 	}
@@ -128,7 +129,8 @@ struct mc_workers *mc_workers_create(const struct mc_workers_settings *set,
 	int e;
 
 	if (set->threads < 1) {
-		mc_error_set(err, MC_ERR_INVALID, "worker threads must be >= 1");
+		mc_error_set(err, MC_ERR_INVALID,
+			     "worker threads must be >= 1");
 		return NULL;
 	}
 	pool = mc_calloc(1, sizeof(*pool));

@@ -481,12 +481,17 @@ static void reply_event(struct bufferevent *bev, short what, void *ctx)
 		bufferevent_free(bev);
 }
 
-void mc_service_reply_and_close(struct bufferevent *bev, const char *line)
+void mc_service_close_after_write(struct bufferevent *bev)
 {
 	struct timeval timeout = {.tv_sec = 30};
 	bufferevent_setcb(bev, NULL, reply_written, reply_event, NULL);
 	bufferevent_set_timeouts(bev, &timeout, &timeout);
+	bufferevent_enable(bev, EV_WRITE);
+}
+
+void mc_service_reply_and_close(struct bufferevent *bev, const char *line)
+{
 	bufferevent_write(bev, line, strlen(line));
 	bufferevent_write(bev, "\r\n", 2);
-	bufferevent_enable(bev, EV_WRITE);
+	mc_service_close_after_write(bev);
 }
