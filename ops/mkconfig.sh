@@ -3,7 +3,7 @@
 # log, run), a test CA and a server certificate for localhost and the demo
 # domain under tls/, and mailcore.conf pointing at the dev stack. Keeps an
 # existing mailcore.conf unless --force is given. Frontend ports are the
-# dev ports of DESIGN.md plus MAILCORE_PORT_OFFSET (0).
+# dev ports of DESIGN.md plus MAILCORE_DEV_PORT_OFFSET (0).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -4,7 +4,7 @@
 #   ops/stack.sh start    start both (idempotent), create role and database
 #   ops/stack.sh stop     stop both by PID
 #   ops/stack.sh status   print their state; exit 0 only if both run
-# Ports: MAILCORE_PG_PORT (55432), MAILCORE_REDIS_PORT (56379), remembered
+# Ports: MAILCORE_DEV_PG_PORT (55432), MAILCORE_DEV_REDIS_PORT (56379), remembered
 # in $STATE/stack.env. MAILCORE_STACK_FAST=1 turns off fsync (tests).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

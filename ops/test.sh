@@ -13,9 +13,9 @@ mkdir -p "$results"
 state=$(mktemp -d /tmp/mailcore-test.XXXXXX)
 chmod 755 "$state"
 export MAILCORE_STATE=$state MAILCORE_STACK_FAST=1 MAILCORE_BIN=$PWD/$B/bin
-read -r MAILCORE_PG_PORT MAILCORE_REDIS_PORT MAILCORE_PORT_OFFSET \
+read -r MAILCORE_DEV_PG_PORT MAILCORE_DEV_REDIS_PORT MAILCORE_DEV_PORT_OFFSET \
 	< <(python3 tests/integration/ports.py)
-export MAILCORE_PG_PORT MAILCORE_REDIS_PORT MAILCORE_PORT_OFFSET
+export MAILCORE_DEV_PG_PORT MAILCORE_DEV_REDIS_PORT MAILCORE_DEV_PORT_OFFSET
 
 cleanup() {
 	ops/stack.sh stop >/dev/null 2>&1
@@ -28,8 +28,8 @@ if ! ops/mkconfig.sh || ! ops/stack.sh start; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-export MAILCORE_TEST_PG="host=$state/pg/run port=$MAILCORE_PG_PORT user=postgres dbname=postgres"
-export MAILCORE_TEST_REDIS="127.0.0.1:$MAILCORE_REDIS_PORT"
+export MAILCORE_TEST_PG="host=$state/pg/run port=$MAILCORE_DEV_PG_PORT user=postgres dbname=postgres"
+export MAILCORE_TEST_REDIS="127.0.0.1:$MAILCORE_DEV_REDIS_PORT"
 MAILCORE_TEST_REDIS_PASSWORD=$(cat "$state/secrets/redis")
 export MAILCORE_TEST_REDIS_PASSWORD
 

@@ -66,8 +66,8 @@ def stack():
         os.chmod(state, 0o755)
         pg, redis, offset = ports.free_port(), ports.free_port(), ports.free_offset()
         os.environ.update(MAILCORE_STATE=state, MAILCORE_STACK_FAST="1",
-                          MAILCORE_PG_PORT=str(pg), MAILCORE_REDIS_PORT=str(redis),
-                          MAILCORE_PORT_OFFSET=str(offset))
+                          MAILCORE_DEV_PG_PORT=str(pg), MAILCORE_DEV_REDIS_PORT=str(redis),
+                          MAILCORE_DEV_PORT_OFFSET=str(offset))
     state = os.environ["MAILCORE_STATE"]
     ops("mkconfig.sh")
     ops("stack.sh", "start")

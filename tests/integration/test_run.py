@@ -68,9 +68,9 @@ def run_env(stack):
     state = tempfile.mkdtemp(prefix="mailcore-run.")
     os.chmod(state, 0o755)
     env = dict(os.environ, MAILCORE_STATE=state, MAILCORE_STACK_FAST="1",
-               MAILCORE_PG_PORT=str(ports.free_port()),
-               MAILCORE_REDIS_PORT=str(ports.free_port()),
-               MAILCORE_PORT_OFFSET=str(ports.free_offset()))
+               MAILCORE_DEV_PG_PORT=str(ports.free_port()),
+               MAILCORE_DEV_REDIS_PORT=str(ports.free_port()),
+               MAILCORE_DEV_PORT_OFFSET=str(ports.free_offset()))
     yield state, env, stack.bin
     subprocess.run([os.path.join(OPS, "stack.sh"), "stop"], env=env,
                    capture_output=True)
@@ -79,7 +79,7 @@ def run_env(stack):
 
 def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
     state, env, bin_dir = run_env
-    offset = int(env["MAILCORE_PORT_OFFSET"])
+    offset = int(env["MAILCORE_DEV_PORT_OFFSET"])
     run = Run(state, env)
     run.wait_ready()
     text = run.text()

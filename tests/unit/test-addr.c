@@ -1,9 +1,10 @@
 /* test-addr: numeric address parsing (good and bad tables with exact error
  * texts), lists, formatting, ports and loopback detection. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "mailcore/mc-addr.h"
@@ -28,8 +29,8 @@ static void test_parse_good(void **state)
 		{"[::1]:2525", "[::1]:2525", AF_INET6, 2525, 1},
 		{"[::]:143", "[::]:143", AF_INET6, 143, 0},
 		{"[2001:DB8::1]:993", "[2001:db8::1]:993", AF_INET6, 993, 0},
-		{"[::ffff:127.0.0.1]:25", "[::ffff:127.0.0.1]:25", AF_INET6,
-		 25, 1},
+		{"[::ffff:127.0.0.1]:25", "[::ffff:127.0.0.1]:25", AF_INET6, 25,
+		 1},
 		{"[::ffff:10.0.0.1]:25", "[::ffff:10.0.0.1]:25", AF_INET6, 25,
 		 0},
 	};
@@ -43,9 +44,10 @@ static void test_parse_good(void **state)
 		assert_int_equal(mc_addr_parse(cases[i].in, &addr, &err), 0);
 		assert_int_equal(err.cls, MC_ERR_NONE);
 		assert_int_equal(addr.ss.ss_family, cases[i].family);
-		assert_int_equal(addr.len, cases[i].family == AF_INET
-						   ? sizeof(struct sockaddr_in)
-						   : sizeof(struct sockaddr_in6));
+		assert_int_equal(addr.len,
+				 cases[i].family == AF_INET
+					 ? sizeof(struct sockaddr_in)
+					 : sizeof(struct sockaddr_in6));
 		assert_string_equal(mc_addr_str(&addr, buf), cases[i].out);
 		assert_int_equal(mc_addr_port(&addr), cases[i].port);
 		assert_int_equal(mc_addr_is_loopback(&addr), cases[i].loopback);
@@ -129,8 +131,7 @@ static void test_list(void **state)
 	assert_string_equal(err.msg, "too many addresses (at most 3)");
 
 	mc_error_clear(&err);
-	assert_int_equal(mc_addr_list_parse("1.1.1.1:1, bad:2", addrs, 3,
-					    &err),
+	assert_int_equal(mc_addr_list_parse("1.1.1.1:1, bad:2", addrs, 3, &err),
 			 -1);
 	assert_string_equal(err.msg, "bad address \"bad:2\": not a numeric "
 				     "IP address (host names are not "

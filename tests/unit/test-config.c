@@ -1,10 +1,11 @@
 /* test-config: mc-config against the real schema: defaults, file values,
  * environment overrides, error messages with file:line, path resolution,
  * the dump and the aborting getters. Files live in a mkdtemp directory. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "mailcore/mc-config.h"
@@ -61,8 +62,7 @@ static void write_conf(const char *text)
 }
 
 /* Loads data and expects failure with message "<path>:<rest>". */
-static void expect_error_bytes(const char *data, size_t len,
-			       const char *rest)
+static void expect_error_bytes(const char *data, size_t len, const char *rest)
 {
 	struct mc_error err;
 	struct mc_config *cfg;
@@ -111,12 +111,12 @@ static void test_defaults(void **state)
 	assert_string_equal(mc_config_str(cfg, "smtpd", "listen_mx"),
 			    "127.0.0.1:25");
 	assert_string_equal(mc_config_str(cfg, "server", "hostname"), "");
-	assert_int_equal(mc_config_duration_ms(cfg, "database",
-					       "connect_timeout"),
-			 5000);
-	assert_int_equal(mc_config_duration_ms(cfg, "database",
-					       "retry_max_delay"),
-			 30000);
+	assert_int_equal(
+		mc_config_duration_ms(cfg, "database", "connect_timeout"),
+		5000);
+	assert_int_equal(
+		mc_config_duration_ms(cfg, "database", "retry_max_delay"),
+		30000);
 	assert_false(mc_config_is_set(cfg, "server", "workers"));
 	mc_config_destroy(&cfg);
 	assert_null(cfg);
@@ -153,16 +153,14 @@ static void test_file_values(void **state)
 	assert_string_equal(mc_config_path(cfg), conf_path);
 	assert_int_equal(mc_config_int(cfg, "server", "workers"), 7);
 	assert_int_equal(mc_config_int(cfg, "server", "loops"), 3);
-	assert_string_equal(mc_config_str(cfg, "server", "log_format"),
-			    "json");
+	assert_string_equal(mc_config_str(cfg, "server", "log_format"), "json");
 	assert_string_equal(mc_config_str(cfg, "server", "hostname"),
 			    "mx.example.org");
-	assert_int_equal(mc_config_duration_ms(cfg, "database",
-					       "connect_timeout"),
-			 1500);
-	assert_int_equal(mc_config_duration_ms(cfg, "database",
-					       "statement_timeout"),
-			 0);
+	assert_int_equal(
+		mc_config_duration_ms(cfg, "database", "connect_timeout"),
+		1500);
+	assert_int_equal(
+		mc_config_duration_ms(cfg, "database", "statement_timeout"), 0);
 	assert_string_equal(mc_config_str(cfg, "database", "conninfo"),
 			    "host=db password=secret");
 	assert_string_equal(mc_config_str(cfg, "smtpd", "listen_mx"),
@@ -444,8 +442,27 @@ static void test_getter_abort(void **state)
 	mc_config_destroy(&cfg);
 }
 
+/* Unsets every MAILCORE_* variable the caller's environment may hold, so
+ * the expected defaults are the schema's. */
+static void clear_mailcore_env(void)
+{
+	extern char **environ;
+	for (size_t i = 0; environ[i] != NULL;) {
+		const char *eq = strchr(environ[i], '=');
+		if (strncmp(environ[i], "MAILCORE_", 9) == 0 && eq != NULL) {
+			char name[256];
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - environ[i]),
+				 environ[i]);
+			unsetenv(name);
+		} else {
+			i++;
+		}
+	}
+}
+
 int main(void)
 {
+	clear_mailcore_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_values, setup,

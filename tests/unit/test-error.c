@@ -1,9 +1,10 @@
 /* test-error: first error wins, reset overwrites, prefixing, NULL slots,
  * message truncation, class names and exit codes. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "mailcore/mc-error.h"

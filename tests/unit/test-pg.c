@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -101,6 +102,8 @@ static int teardown_table(void **state)
 	if (conninfo == NULL || *conninfo == '\0')
 		return 0;
 	pg = test_connect(0);
+	/* A failed test may leave a transaction holding a lock: no hang. */
+	script(pg, "SET lock_timeout = 2000");
 	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", table);
 	script(pg, sql);
 	mc_pg_destroy(&pg);
@@ -132,8 +135,8 @@ static void test_sqlstate_class(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (mc_pg_sqlstate_class(cases[i].state) != cases[i].cls)
-			fail_msg("%s", cases[i].state ? cases[i].state
-						      : "NULL");
+			fail_msg("%s",
+				 cases[i].state ? cases[i].state : "NULL");
 	}
 }
 
@@ -149,10 +152,10 @@ static void test_params(void **state)
 	assert_string_equal(value(pg, "SELECT $1::text IS NULL", 1, pnull),
 			    "t");
 	assert_string_equal(value(pg, "SELECT $1::text", 1, pnull), "(null)");
-	assert_string_equal(
-		value(pg, "SELECT current_setting('application_name')", 0,
-		      NULL),
-		"mailcore");
+	assert_string_equal(value(pg,
+				  "SELECT current_setting('application_name')",
+				  0, NULL),
+			    "mailcore");
 	mc_pg_destroy(&pg);
 	assert_null(pg);
 	mc_pg_destroy(&pg);
@@ -170,12 +173,11 @@ static void test_prepared_reuse(void **state)
 	assert_string_equal(value(pg, count_sql, 0, NULL), "1");
 	assert_string_equal(value(pg, "SELECT 1", 0, NULL), "1");
 	assert_string_equal(value(pg, count_sql, 0, NULL), "2");
-	assert_string_equal(
-		value(pg,
-		      "SELECT string_agg(name, ',' ORDER BY name) "
-		      "FROM pg_prepared_statements",
-		      0, NULL),
-		"mc_1,mc_2,mc_3");
+	assert_string_equal(value(pg,
+				  "SELECT string_agg(name, ',' ORDER BY name) "
+				  "FROM pg_prepared_statements",
+				  0, NULL),
+			    "mc_1,mc_2,mc_3");
 	mc_pg_destroy(&pg);
 }
 
@@ -275,7 +277,7 @@ static void test_transactions(void **state)
 struct txn_ctx {
 	int calls;
 	int fail_first; /* raise a serialization failure this many times */
-	bool give_up;   /* return -1 without a database error */
+	bool give_up;	/* return -1 without a database error */
 };
 
 /* Transaction body: inserts a row, then maybe fails. */
@@ -379,6 +381,30 @@ static void test_unreachable(void **state)
 	mc_pg_destroy(&pg);
 }
 
+/* A malformed conninfo is refused without quoting it. */
+static void test_bad_conninfo(void **state)
+{
+	static const char *const bad[] = {
+		"postgresql://u:hunter 2@127.0.0.1:1/d",
+		"postgresql://u:hunter2%zz@127.0.0.1:1/d",
+		"host=127.0.0.1 password='hunter2",
+		"host=127.0.0.1 hunter2",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mc_pg_settings set = {.conninfo = bad[i]};
+		struct mc_pg *pg = mc_pg_create(&set);
+		struct mc_error err;
+
+		mc_error_clear(&err);
+		assert_int_equal(mc_pg_connect(pg, &err), -1);
+		assert_int_not_equal(err.cls, MC_ERR_NONE);
+		assert_null(strstr(err.msg, "hunter"));
+		mc_pg_destroy(&pg);
+	}
+}
+
 /* Terminates pg's backend from another connection and waits for it. */
 static void kill_backend(struct mc_pg *pg, struct mc_pg *killer)
 {
@@ -446,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_transaction_fn),
 		cmocka_unit_test(test_statement_timeout),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_bad_conninfo),
 		cmocka_unit_test(test_reconnect),
 	};
 

@@ -1,10 +1,11 @@
 /* test-pool: aborting allocators, checked size arithmetic, secure zero and
  * pools (alignment, zeroed memory, big allocations, clear, secure pools,
  * overflow aborts checked in a forked child). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "mailcore/mc-pool.h"
@@ -46,12 +47,14 @@ static void test_size_math(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(add) / sizeof(add[0]); i++) {
 		r = 12345;
-		assert_int_equal(mc_size_add(add[i].a, add[i].b, &r), add[i].ok);
+		assert_int_equal(mc_size_add(add[i].a, add[i].b, &r),
+				 add[i].ok);
 		assert_int_equal(r, add[i].ok ? add[i].result : 12345);
 	}
 	for (size_t i = 0; i < sizeof(mul) / sizeof(mul[0]); i++) {
 		r = 12345;
-		assert_int_equal(mc_size_mul(mul[i].a, mul[i].b, &r), mul[i].ok);
+		assert_int_equal(mc_size_mul(mul[i].a, mul[i].b, &r),
+				 mul[i].ok);
 		assert_int_equal(r, mul[i].ok ? mul[i].result : 12345);
 	}
 }

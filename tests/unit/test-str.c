@@ -1,9 +1,10 @@
 /* test-str: mc_buf (heap and pool, max cap, printf, consume) and the strict
  * parsers and helpers, mostly as tables of good and bad inputs. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "mailcore/mc-pool.h"
@@ -225,12 +226,12 @@ struct bool_case {
 static void test_parse_bool(void **state)
 {
 	static const struct bool_case cases[] = {
-		{"yes", true, true},   {"YES", true, true},
-		{"true", true, true},  {"On", true, true},
-		{"1", true, true},     {"no", true, false},
+		{"yes", true, true},	{"YES", true, true},
+		{"true", true, true},	{"On", true, true},
+		{"1", true, true},	{"no", true, false},
 		{"False", true, false}, {"off", true, false},
-		{"0", true, false},    {"", false, false},
-		{"y", false, false},   {"2", false, false},
+		{"0", true, false},	{"", false, false},
+		{"y", false, false},	{"2", false, false},
 		{"yes ", false, false}, {"onn", false, false},
 	};
 	bool v;

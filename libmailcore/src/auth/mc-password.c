@@ -13,12 +13,12 @@
 #include "mailcore/mc-password.h"
 #include "mailcore/mc-pool.h"
 
-#define ARGON2_T_COST 3
-#define ARGON2_M_COST 65536 /* KiB */
+#define ARGON2_T_COST	3
+#define ARGON2_M_COST	65536 /* KiB */
 #define ARGON2_PARALLEL 1
 #define ARGON2_SALT_LEN 16
 #define ARGON2_HASH_LEN 32
-#define BCRYPT_COST 10
+#define BCRYPT_COST	10
 
 static const struct {
 	const char *name;
@@ -34,9 +34,9 @@ static const struct {
 	const char *prefix;
 	enum mc_password_scheme scheme;
 } hash_prefixes[] = {
-	{"$y$", MC_PW_YESCRYPT},	 {"$2b$", MC_PW_BCRYPT},
-	{"$2a$", MC_PW_BCRYPT},		 {"$2y$", MC_PW_BCRYPT},
-	{"$6$", MC_PW_SHA512_CRYPT},	 {"$argon2id$", MC_PW_ARGON2ID},
+	{"$y$", MC_PW_YESCRYPT},     {"$2b$", MC_PW_BCRYPT},
+	{"$2a$", MC_PW_BCRYPT},	     {"$2y$", MC_PW_BCRYPT},
+	{"$6$", MC_PW_SHA512_CRYPT}, {"$argon2id$", MC_PW_ARGON2ID},
 };
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
@@ -115,15 +115,15 @@ static char *hash_crypt(const char *password, const char *prefix,
 static char *hash_argon2id(const char *password, struct mc_error *err)
 {
 	unsigned char salt[ARGON2_SALT_LEN];
-	size_t len = argon2_encodedlen(ARGON2_T_COST, ARGON2_M_COST,
-				       ARGON2_PARALLEL, ARGON2_SALT_LEN,
-				       ARGON2_HASH_LEN, Argon2_id);
+	size_t len =
+		argon2_encodedlen(ARGON2_T_COST, ARGON2_M_COST, ARGON2_PARALLEL,
+				  ARGON2_SALT_LEN, ARGON2_HASH_LEN, Argon2_id);
 	char *encoded = mc_malloc(len);
 
 	if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt) ||
-	    argon2id_hash_encoded(ARGON2_T_COST, ARGON2_M_COST,
-				  ARGON2_PARALLEL, password, strlen(password),
-				  salt, sizeof(salt), ARGON2_HASH_LEN, encoded,
+	    argon2id_hash_encoded(ARGON2_T_COST, ARGON2_M_COST, ARGON2_PARALLEL,
+				  password, strlen(password), salt,
+				  sizeof(salt), ARGON2_HASH_LEN, encoded,
 				  len) != ARGON2_OK) {
 		free(encoded);
 		mc_error_set(err, MC_ERR_TEMPORARY, "password hashing failed");
@@ -186,9 +186,8 @@ int mc_password_verify(const char *password, const char *hash,
 	int ret = -1;
 
 	if (password != NULL && mc_password_hash_scheme(hash, &scheme)) {
-		ret = scheme == MC_PW_ARGON2ID
-			      ? verify_argon2id(password, hash)
-			      : verify_crypt(password, hash);
+		ret = scheme == MC_PW_ARGON2ID ? verify_argon2id(password, hash)
+					       : verify_crypt(password, hash);
 	}
 	if (ret < 0)
 		mc_error_set(err, MC_ERR_INVALID,

@@ -7,8 +7,8 @@
 #include "mailcore/mc-str.h"
 
 #include <arpa/inet.h>
-#include <stdbool.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,8 +83,10 @@ int mc_addr_parse(const char *s, struct mc_sockaddr *addr_r,
 	bool v6;
 
 	if (strlen(s) >= sizeof(copy)) {
-		mc_error_set(err, MC_ERR_INVALID, "bad address \"%.40s...\": "
-			     "too long", s);
+		mc_error_set(err, MC_ERR_INVALID,
+			     "bad address \"%.40s...\": "
+			     "too long",
+			     s);
 		return -1;
 	}
 	strcpy(copy, s);

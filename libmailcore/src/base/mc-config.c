@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_FILE_MAX	 (1024 * 1024)
 #define CONFIG_ADDRS_MAX 16
-#define CONFIG_LINE_MAX 4096 /* bytes per line, newline included */
-#define WHY_MAX 512
+#define CONFIG_LINE_MAX	 4096 /* bytes per line, newline included */
+#define WHY_MAX		 512
 
 /* The effective value of one schema key. */
 struct cfg_value {
@@ -33,9 +33,9 @@ struct cfg_value {
 };
 
 struct mc_config {
-	struct mc_pool *pool; /* secure: values may hold secrets */
-	const char *path;     /* NULL without a file */
-	const char *dir;      /* absolute directory of path */
+	struct mc_pool *pool;	  /* secure: values may hold secrets */
+	const char *path;	  /* NULL without a file */
+	const char *dir;	  /* absolute directory of path */
 	struct cfg_value *values; /* parallel to mc_config_keys */
 	size_t n_keys;
 };
@@ -69,8 +69,8 @@ static bool section_known(const char *section)
 }
 
 /* Writes v as the largest exact unit of units (divisors, names). */
-static void format_unit(char *buf, size_t size, int64_t v,
-			const int64_t *div, const char *const *names, int n)
+static void format_unit(char *buf, size_t size, int64_t v, const int64_t *div,
+			const char *const *names, int n)
 {
 	for (int i = 0; i < n; i++) {
 		if (v != 0 && v % div[i] == 0) {
@@ -102,8 +102,7 @@ static void format_duration(char *buf, size_t size, int64_t v)
 }
 
 /* Appends " from MIN to MAX" to why for a bounded key. */
-static void append_bounds(const struct mc_config_key *k, char *why,
-			  size_t size)
+static void append_bounds(const struct mc_config_key *k, char *why, size_t size)
 {
 	char lo[32], hi[32];
 	size_t len = strlen(why);
@@ -224,8 +223,9 @@ static bool check_value(struct mc_pool *pool, const struct mc_config_key *k,
 	case MC_CFG_BOOL:
 		if (mc_str_parse_bool(s, &v->flag))
 			return true;
-		snprintf(why, size, "expected yes or no (true/false, on/off, "
-				    "1/0)");
+		snprintf(why, size,
+			 "expected yes or no (true/false, on/off, "
+			 "1/0)");
 		return false;
 	case MC_CFG_INT:
 	case MC_CFG_SIZE:
@@ -376,7 +376,7 @@ static char *read_line(char *str, int num, void *stream)
 
 /* inih handler: one "key = value" of the file. */
 static int handle_key(void *user, const char *section, const char *name,
-		       const char *value)
+		      const char *value)
 {
 	struct parse_state *st = user;
 	struct cfg_origin origin = {st->cfg->path, st->line, NULL};
@@ -410,8 +410,9 @@ static bool read_file(const char *path, struct mc_buf *buf,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		mc_error_set(err, errno == ENOENT ? MC_ERR_NOTFOUND
-						  : MC_ERR_PERMANENT,
+		mc_error_set(err,
+			     errno == ENOENT ? MC_ERR_NOTFOUND
+					     : MC_ERR_PERMANENT,
 			     "cannot read %s: %s", path, strerror(errno));
 		return false;
 	}
@@ -419,9 +420,10 @@ static bool read_file(const char *path, struct mc_buf *buf,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || !mc_buf_append(buf, chunk, (size_t)n)) {
-			mc_error_set(err, MC_ERR_PERMANENT, "cannot read %s: %s",
-				     path, n < 0 ? strerror(errno)
-						 : "file too large");
+			mc_error_set(err, MC_ERR_PERMANENT,
+				     "cannot read %s: %s", path,
+				     n < 0 ? strerror(errno)
+					   : "file too large");
 			close(fd);
 			return false;
 		}
@@ -537,8 +539,8 @@ struct mc_config *mc_config_load(const char *path, struct mc_error *err)
 	cfg->pool = mc_pool_create_secure("config", 0);
 	while (mc_config_keys[cfg->n_keys].section != NULL)
 		cfg->n_keys++;
-	cfg->values = mc_palloc_array(cfg->pool, cfg->n_keys,
-				      sizeof(*cfg->values));
+	cfg->values =
+		mc_palloc_array(cfg->pool, cfg->n_keys, sizeof(*cfg->values));
 	if (path != NULL) {
 		cfg->path = mc_pstrdup(cfg->pool, path);
 		cfg->dir = config_dir(cfg->pool, path);
@@ -618,8 +620,8 @@ uint64_t mc_config_size(const struct mc_config *cfg, const char *section,
 }
 
 /* The value of a DURATION key in milliseconds. */
-uint64_t mc_config_duration_ms(const struct mc_config *cfg,
-			       const char *section, const char *key)
+uint64_t mc_config_duration_ms(const struct mc_config *cfg, const char *section,
+			       const char *key)
 {
 	return lookup(cfg, section, key, MC_CFG_DURATION, MC_CFG_DURATION)
 		->unum;

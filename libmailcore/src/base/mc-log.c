@@ -27,9 +27,9 @@ static int log_fd = STDERR_FILENO;
 static atomic_int log_level = MC_LOG_INFO;
 
 static const char *const level_names[] = {
-	[MC_LOG_DEBUG] = "debug",     [MC_LOG_INFO] = "info",
-	[MC_LOG_NOTICE] = "notice",   [MC_LOG_WARNING] = "warning",
-	[MC_LOG_ERROR] = "error",     [MC_LOG_FATAL] = "fatal",
+	[MC_LOG_DEBUG] = "debug",   [MC_LOG_INFO] = "info",
+	[MC_LOG_NOTICE] = "notice", [MC_LOG_WARNING] = "warning",
+	[MC_LOG_ERROR] = "error",   [MC_LOG_FATAL] = "fatal",
 };
 
 /* What one line needs from the process-wide settings. */
@@ -294,11 +294,23 @@ static void json_ctx(json_t *obj, const struct mc_log_ctx *ctx)
 	}
 }
 
-/* Shortens a valid UTF-8 buffer by at least n bytes and marks the cut. */
+/* Bytes c takes inside a JSON string as jansson writes it. */
+static size_t json_width(unsigned char c)
+{
+	if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
+	    c == '\r' || c == '\t')
+		return 2;
+	return c < 0x20 ? 6 : 1;
+}
+
+/* Drops characters from the end of a valid UTF-8 buffer until at least
+ * n bytes of JSON output are gone, then marks the cut. */
 static void utf8_cut(struct mc_buf *buf, size_t n)
 {
-	size_t len = buf->len > n ? buf->len - n : 0;
+	size_t len = buf->len, gone = 0;
 
+	while (len > 0 && gone < n)
+		gone += json_width((unsigned char)buf->data[--len]);
 	while (len > 0 && ((unsigned char)buf->data[len] & 0xc0) == 0x80)
 		len--;
 	buf->len = len;
@@ -332,9 +344,8 @@ static size_t json_render(json_t *obj, struct mc_buf *msg, char *line)
 
 /* Formats a JSON line into line (LOG_LINE_MAX bytes); returns its length. */
 static size_t format_json(const struct log_snapshot *snap, const char *ts,
-			  const struct mc_log_ctx *ctx,
-			  enum mc_log_level level, const char *msg, bool cut,
-			  char *line)
+			  const struct mc_log_ctx *ctx, enum mc_log_level level,
+			  const char *msg, bool cut, char *line)
 {
 	json_t *obj = json_object();
 	struct mc_buf buf;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_ALIGN alignof(max_align_t)
+#define POOL_ALIGN	   alignof(max_align_t)
 #define POOL_DEFAULT_BLOCK 4096
 
 struct pool_block {

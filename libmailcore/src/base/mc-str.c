@@ -198,8 +198,8 @@ bool mc_str_to_i64(const char *s, int64_t *value_r)
 	if (!neg && v > (uint64_t)INT64_MAX)
 		return false;
 	if (neg)
-		*value_r = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN
-							: -(int64_t)v;
+		*value_r =
+			v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
 	else
 		*value_r = (int64_t)v;
 	return true;
@@ -246,7 +246,7 @@ static uint64_t duration_unit(const char *suffix)
 		const char *name;
 		uint64_t ms;
 	} units[] = {
-		{"", 1000},	 {"ms", 1},	   {"s", 1000},
+		{"", 1000},   {"ms", 1},      {"s", 1000},
 		{"m", 60000}, {"h", 3600000}, {"d", 86400000},
 	};
 

@@ -13,16 +13,16 @@
 /* "mailcore" in ASCII, as a bigint: the advisory lock key. */
 #define MIGRATE_LOCK_KEY "7881696737120711269"
 
-#define SQL_LOCK "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")"
+#define SQL_LOCK	   "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")"
 #define SQL_READ_COMMITTED "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
-#define SQL_CREATE                                                         \
-	"CREATE TABLE IF NOT EXISTS schema_migrations ("                   \
-	"version integer PRIMARY KEY, name text NOT NULL, "                \
-	"sha256 text NOT NULL, "                                           \
+#define SQL_CREATE                                                             \
+	"CREATE TABLE IF NOT EXISTS schema_migrations ("                       \
+	"version integer PRIMARY KEY, name text NOT NULL, "                    \
+	"sha256 text NOT NULL, "                                               \
 	"applied_at timestamptz NOT NULL DEFAULT now())"
 #define SQL_SELECT "SELECT sha256 FROM schema_migrations WHERE version = $1"
-#define SQL_INSERT                                                         \
-	"INSERT INTO schema_migrations (version, name, sha256) "           \
+#define SQL_INSERT                                                             \
+	"INSERT INTO schema_migrations (version, name, sha256) "               \
 	"VALUES ($1, $2, $3)"
 
 struct apply_ctx {
@@ -38,7 +38,8 @@ static int sha256_hex(const char *s, char hex[65], struct mc_error *err)
 
 	if (EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL) != 1 ||
 	    len != 32) {
-		mc_error_set(err, MC_ERR_PERMANENT, "migration: SHA-256 failed");
+		mc_error_set(err, MC_ERR_PERMANENT,
+			     "migration: SHA-256 failed");
 		return -1;
 	}
 	for (unsigned i = 0; i < len; i++)

@@ -116,13 +116,13 @@ static void disconnect(struct mc_pg *pg)
 struct mc_pg *mc_pg_create(const struct mc_pg_settings *set)
 {
 	struct mc_pg *pg = mc_calloc(1, sizeof(*pg));
-	unsigned ms = set->connect_timeout_ms != 0 ? set->connect_timeout_ms
-						   : 5000;
+	unsigned ms =
+		set->connect_timeout_ms != 0 ? set->connect_timeout_ms : 5000;
 
 	pg->conninfo = mc_strdup(set->conninfo != NULL ? set->conninfo : "");
-	pg->application_name = mc_strdup(set->application_name != NULL
-						 ? set->application_name
-						 : "mailcore");
+	pg->application_name =
+		mc_strdup(set->application_name != NULL ? set->application_name
+							: "mailcore");
 	pg->connect_timeout_s = (ms + 999) / 1000;
 	pg->statement_timeout_ms = set->statement_timeout_ms;
 	return pg;
@@ -164,6 +164,33 @@ static PGconn *open_conn(struct mc_pg *pg)
 	return PQconnectdbParams(keys, vals, 1);
 }
 
+/* Sends server notices (NOTICE, WARNING) to the debug log, not stderr. */
+static void notice_to_log(void *ctx, const char *message)
+{
+	char msg[400];
+
+	(void)ctx;
+	fold_message(message, msg, sizeof(msg));
+	mc_log_debug("database: %s", msg);
+}
+
+/* Checks the conninfo syntax up front: libpq's parse errors may quote the
+ * string, password included, so they are never passed on. */
+static bool conninfo_valid(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char *errmsg = NULL;
+
+	if (*conninfo == '\0')
+		return true;
+	opts = PQconninfoParse(conninfo, &errmsg);
+	PQfreemem(errmsg);
+	if (opts == NULL)
+		return false;
+	PQconninfoFree(opts);
+	return true;
+}
+
 /* Connects if not connected or the connection went bad. */
 int mc_pg_connect(struct mc_pg *pg, struct mc_error *err)
 {
@@ -172,9 +199,16 @@ int mc_pg_connect(struct mc_pg *pg, struct mc_error *err)
 	if (mc_pg_is_connected(pg))
 		return 0;
 	disconnect(pg);
+	if (!conninfo_valid(pg->conninfo)) {
+		mc_error_set(err, MC_ERR_PERMANENT,
+			     "database: invalid connection string");
+		return -1;
+	}
 	pg->conn = open_conn(pg);
-	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
+	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK) {
+		PQsetNoticeProcessor(pg->conn, notice_to_log, NULL);
 		return 0;
+	}
 	fold_message(pg->conn != NULL ? PQerrorMessage(pg->conn)
 				      : "out of memory",
 		     msg, sizeof(msg));
@@ -219,8 +253,8 @@ static bool conn_lost(struct mc_pg *pg, const PGresult *res)
 /* True when a result is a success. */
 static bool res_ok(const PGresult *res)
 {
-	ExecStatusType st = res != NULL ? PQresultStatus(res)
-					: PGRES_FATAL_ERROR;
+	ExecStatusType st =
+		res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ||
 	       st == PGRES_SINGLE_TUPLE;
