@@ -115,18 +115,15 @@ static const struct mailctl_cmd *find_cmd(const char *group, const char *verb)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* Parses the global options and runs the command; returns the exit code. */
+static int run(struct mailctl *ctl, int argc, char **argv)
 {
-	struct mailctl ctl = {0};
-	char *default_path = default_config_path();
 	int opt;
-	ctl.config_path = default_path;
-	mc_log_init("mailctl", MC_LOG_WARNING, MC_LOG_PLAIN, -1);
 	opterr = 0; /* we print our own one-line errors */
 	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
 		switch (opt) {
 		case 'c':
-			ctl.config_path = optarg;
+			ctl->config_path = optarg;
 			break;
 		case 'h':
 			print_help(stdout);
@@ -140,16 +137,23 @@ int main(int argc, char **argv)
 		print_help(stderr);
 		return EXIT_USAGE;
 	}
-	const struct mailctl_cmd *cmd =
-		find_cmd(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
-	if (cmd == NULL) {
-		mailctl_usage(NULL, "unknown command \"%s%s%s\"; see mailctl -h",
-			      argv[optind], optind + 1 < argc ? " " : "",
-			      optind + 1 < argc ? argv[optind + 1] : "");
-		return EXIT_USAGE;
-	}
+	const char *verb = optind + 1 < argc ? argv[optind + 1] : NULL;
+	const struct mailctl_cmd *cmd = find_cmd(argv[optind], verb);
+	if (cmd == NULL)
+		return mailctl_usage(NULL, "unknown command \"%s%s%s\"; see "
+				     "mailctl -h", argv[optind],
+				     verb != NULL ? " " : "",
+				     verb != NULL ? verb : "");
 	optind += 1; /* getopt in the command starts at the verb */
-	int rc = cmd->run(&ctl, argc - optind, argv + optind);
+	return cmd->run(ctl, argc - optind, argv + optind);
+}
+
+int main(int argc, char **argv)
+{
+	char *default_path = default_config_path();
+	struct mailctl ctl = {.config_path = default_path};
+	mc_log_init("mailctl", MC_LOG_WARNING, MC_LOG_PLAIN, -1);
+	int rc = run(&ctl, argc, argv);
 	mc_pg_destroy(&ctl.pg);
 	mc_config_destroy(&ctl.config);
 	free(default_path);
