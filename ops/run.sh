@@ -13,6 +13,7 @@ started_stack=0
 stop_all() {
 	local rc=${1:-0}
 	trap - INT TERM EXIT
+	set +e # stop everything, whatever fails on the way
 	echo
 	echo "run: stopping"
 	((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null
@@ -48,8 +49,11 @@ demo_tenant() {
 start_daemon() {
 	local d=$1 log=$LOG_DIR/$1.log
 	local before
-	before=$(wc -l <"$log" 2>/dev/null || echo 0)
-	"$BIN/$d" -c "$CONF" >>"$log" 2>&1 &
+	before=0
+	[[ -f $log ]] && before=$(wc -l <"$log")
+	# Its own session: Ctrl-C reaches this script, which stops the daemons
+	# in order, not the daemons directly.
+	setsid "$BIN/$d" -c "$CONF" >>"$log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 1 200); do
 		tail -n +"$((before + 1))" "$log" | grep -q " ready:" && return 0
