@@ -39,8 +39,12 @@ BINS      := $(FRONTENDS:%=$(B)/bin/%)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps test unit run install clean stack-start stack-stop stack-status fmt
-all: $(B)/lib/libmailcore.a $(B)/lib/libmailcore.so $(B)/lib/mailcore.pc $(BINS) $(UNIT_BINS)
+.PHONY: all build deps test unit run install clean stack-start stack-stop stack-status fmt
+# The packages first, then the build (a sub-make, so -j never races them).
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(B)/lib/libmailcore.a $(B)/lib/libmailcore.so $(B)/lib/mailcore.pc $(BINS) $(UNIT_BINS)
 
 deps:
 	@ops/deps.sh
@@ -101,12 +105,10 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/lib/libmctenants.a $(B)/lib/libmailco
 unit: all
 	@tests/run-unit.sh $(B)/tests $(B)/results && tests/summary.py $(B)/results
 
-test: deps
-	@$(MAKE) --no-print-directory all
+test: all
 	@B=$(B) ops/test.sh
 
-run: deps
-	@$(MAKE) --no-print-directory all
+run: all
 	@ops/run.sh
 
 stack-start stack-stop stack-status:
