@@ -97,7 +97,7 @@ $(eval $(call frontend,mc-deliverd,deliverd))
 $(eval $(call frontend,mc-webd,webd))
 $(eval $(call frontend,mailctl,mailctl))
 
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/obj/tests/unit/mc-test.o $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) -lcmocka

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mc-test.h"
+
 static char tmpdir[64];
 static char conf_path[128];
 
@@ -25,8 +27,7 @@ static char conf_path[128];
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/test-config-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (mc_test_mkdtemp(tmpdir, sizeof(tmpdir), "test-config") == NULL)
 		return -1;
 	snprintf(conf_path, sizeof(conf_path), "%s/mailcore.conf", tmpdir);
 	return 0;
@@ -36,8 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	unlink(conf_path);
-	rmdir(tmpdir);
+	mc_test_rmdir(tmpdir);
 	unsetenv("MAILCORE_SERVER_WORKERS");
 	unsetenv("MAILCORE_SMTPD_LISTEN_MX");
 	unsetenv("MAILCORE_TLS_CERT");

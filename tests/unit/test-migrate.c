@@ -19,6 +19,8 @@
 #include "mailcore/mc-migrate.h"
 #include "mailcore/mc-pg.h"
 
+#include "mc-test.h"
+
 static char schema[48], schema_race[56];
 
 static const struct mc_migration migrations[] = {
@@ -34,13 +36,13 @@ static const struct mc_migration migrations[] = {
 /* A connection whose search_path is s (skips when no server is set). */
 static struct mc_pg *test_connect(const char *s)
 {
-	const char *conninfo = getenv("MAILCORE_TEST_PG");
+	const char *conninfo = mc_test_getenv("MAILCORE_TEST_PG");
 	struct mc_pg_settings set = {.conninfo = conninfo};
 	struct mc_error err;
 	char sql[96];
 	struct mc_pg *pg;
 
-	if (conninfo == NULL || *conninfo == '\0')
+	if (conninfo == NULL)
 		skip();
 	pg = mc_pg_create(&set);
 	snprintf(sql, sizeof(sql), "SET search_path TO %s", s);
@@ -69,13 +71,13 @@ static const char *value(struct mc_pg *pg, const char *sql)
 /* Creates (create) or drops the run's schemas. */
 static void schemas(bool create)
 {
-	const char *conninfo = getenv("MAILCORE_TEST_PG");
+	const char *conninfo = mc_test_getenv("MAILCORE_TEST_PG");
 	struct mc_pg_settings set = {.conninfo = conninfo};
 	struct mc_error err;
 	struct mc_pg *pg;
 	char sql[160];
 
-	if (conninfo == NULL || *conninfo == '\0')
+	if (conninfo == NULL)
 		return;
 	pg = mc_pg_create(&set);
 	snprintf(sql, sizeof(sql),

@@ -18,12 +18,14 @@
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pg.h"
 
+#include "mc-test.h"
+
 static char table[40];
 
 /* A connection to the test server (skips the test when none is set). */
 static struct mc_pg *test_connect(unsigned statement_timeout_ms)
 {
-	const char *conninfo = getenv("MAILCORE_TEST_PG");
+	const char *conninfo = mc_test_getenv("MAILCORE_TEST_PG");
 	struct mc_pg_settings set = {
 		.conninfo = conninfo,
 		.statement_timeout_ms = statement_timeout_ms,
@@ -31,7 +33,7 @@ static struct mc_pg *test_connect(unsigned statement_timeout_ms)
 	struct mc_error err;
 	struct mc_pg *pg;
 
-	if (conninfo == NULL || *conninfo == '\0')
+	if (conninfo == NULL)
 		skip();
 	pg = mc_pg_create(&set);
 	mc_error_clear(&err);
@@ -72,14 +74,14 @@ static void script(struct mc_pg *pg, const char *sql)
 /* Creates this run's scratch table. */
 static int setup_table(void **state)
 {
-	const char *conninfo = getenv("MAILCORE_TEST_PG");
+	const char *conninfo = mc_test_getenv("MAILCORE_TEST_PG");
 	char sql[256];
 	struct mc_pg *pg;
 
 	(void)state;
 	snprintf(table, sizeof(table), "mc_test_pg_%ld_%ld", (long)getpid(),
 		 (long)time(NULL));
-	if (conninfo == NULL || *conninfo == '\0')
+	if (conninfo == NULL)
 		return 0;
 	pg = test_connect(0);
 	snprintf(sql, sizeof(sql),
@@ -94,12 +96,12 @@ static int setup_table(void **state)
 /* Drops this run's scratch table. */
 static int teardown_table(void **state)
 {
-	const char *conninfo = getenv("MAILCORE_TEST_PG");
+	const char *conninfo = mc_test_getenv("MAILCORE_TEST_PG");
 	char sql[256];
 	struct mc_pg *pg;
 
 	(void)state;
-	if (conninfo == NULL || *conninfo == '\0')
+	if (conninfo == NULL)
 		return 0;
 	pg = test_connect(0);
 	/* A failed test may leave a transaction holding a lock: no hang. */

@@ -18,13 +18,15 @@
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-redis.h"
 
+#include "mc-test.h"
+
 static char key[64];
 
 /* The test server: MAILCORE_TEST_REDIS ("host:port") and, when it asks
  * for one, MAILCORE_TEST_REDIS_PASSWORD; skips the test when unset. */
 static struct mc_redis *test_connect(unsigned db)
 {
-	const char *env = getenv("MAILCORE_TEST_REDIS");
+	const char *env = mc_test_getenv("MAILCORE_TEST_REDIS");
 	static char host[64];
 	struct mc_redis_settings set = {
 		.host = host,
@@ -33,7 +35,7 @@ static struct mc_redis *test_connect(unsigned db)
 	};
 	const char *colon;
 
-	if (env == NULL || *env == '\0')
+	if (env == NULL)
 		skip();
 	colon = strrchr(env, ':');
 	assert_non_null(colon);

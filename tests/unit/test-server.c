@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +33,8 @@
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-tls.h"
 
+#include "mc-test.h"
+
 #define GREETING    "220 hello\r\n"
 #define MAX_RECORDS 64
 #define MAX_LOOPS   2
@@ -47,49 +48,9 @@ struct record {
 	bool tls;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static pthread_t loop_threads[MAX_LOOPS];
 static struct record records[MAX_RECORDS];
 static int nrecords, nthreads_seen;
-
-/* Waits (2 s at most) until *counter reaches target. */
-static void wait_for(const int *counter, int target)
-{
-	struct timespec ts;
-	int e = 0;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 2;
-	pthread_mutex_lock(&lock);
-	while (*counter < target && e == 0)
-		e = pthread_cond_timedwait(&cond, &lock, &ts);
-	pthread_mutex_unlock(&lock);
-	assert_true(*counter >= target);
-}
-
-/* Increments a counter and wakes wait_for(). */
-static void bump(int *counter)
-{
-	pthread_mutex_lock(&lock);
-	(*counter)++;
-	pthread_cond_broadcast(&cond);
-	pthread_mutex_unlock(&lock);
-}
-
-/* A port that was free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
-}
 
 static struct mc_sockaddr loopback(int port)
 {
@@ -131,7 +92,7 @@ static void on_accept(struct mc_loop *loop, struct bufferevent *bev,
 	struct record *r;
 
 	(void)ctx;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&mc_test_mutex);
 	if (nrecords < MAX_RECORDS) {
 		r = &records[nrecords];
 		r->loop = idx;
@@ -145,8 +106,8 @@ static void on_accept(struct mc_loop *loop, struct bufferevent *bev,
 		r->tls = info->tls;
 	}
 	nrecords++;
-	pthread_cond_broadcast(&cond);
-	pthread_mutex_unlock(&lock);
+	pthread_cond_broadcast(&mc_test_cond);
+	pthread_mutex_unlock(&mc_test_mutex);
 	bufferevent_setcb(bev, NULL, on_written, on_event, NULL);
 	bufferevent_write(bev, GREETING, strlen(GREETING));
 }
@@ -156,12 +117,12 @@ static const struct record *find_record(int client_port)
 {
 	const struct record *found = NULL;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&mc_test_mutex);
 	for (int i = 0; i < nrecords && i < MAX_RECORDS; i++) {
 		if (records[i].remote_port == client_port)
 			found = &records[i];
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&mc_test_mutex);
 	assert_non_null(found);
 	return found;
 }
@@ -186,7 +147,7 @@ static void note_thread(void *ctx)
 	unsigned idx = *(unsigned *)ctx;
 
 	loop_threads[idx] = pthread_self();
-	bump(&nthreads_seen);
+	mc_test_bump(&nthreads_seen);
 }
 
 /* Runs server in a thread and learns its loop threads. */
@@ -202,7 +163,7 @@ static void start_runner(struct runner *r, struct mc_server *server)
 	for (unsigned i = 0; i < n; i++)
 		mc_loop_post(mc_server_loop(server, i), note_thread, &idx[i]);
 	assert_int_equal(pthread_create(&r->thread, NULL, run_thread, r), 0);
-	wait_for(&nthreads_seen, (int)n);
+	mc_test_wait_for(&nthreads_seen, (int)n);
 }
 
 /* mc_server_stop() from this thread must end mc_server_run() quickly. */
@@ -308,7 +269,7 @@ static int plain_client(int port)
 static void test_accept_greeting(void **state)
 {
 	struct mc_server *server = new_server(2);
-	int per_loop[MAX_LOOPS] = {0}, port = free_port(), fd, unused;
+	int per_loop[MAX_LOOPS] = {0}, port = mc_test_free_port(), fd, unused;
 	struct runner r;
 
 	(void)state;
@@ -351,7 +312,7 @@ static void read_log(int fd, char *buf, size_t size)
 static void test_accept_error(void **state)
 {
 	struct mc_server *server = new_server(1);
-	int port = free_port(), logpipe[2], fd, lowest;
+	int port = mc_test_free_port(), logpipe[2], fd, lowest;
 	struct rlimit old, low;
 	struct runner r;
 	char log[1024];
@@ -387,7 +348,8 @@ static void test_port_in_use(void **state)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct mc_server *server = new_server(2), *second = new_server(1);
-	int one = 1, port = free_port(), fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1, port = mc_test_free_port(),
+	    fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct mc_sockaddr addr = loopback(port);
 	struct mc_error err;
 	char want[96];
@@ -433,7 +395,7 @@ static void posted(void *ctx)
 	if (norder < 1001)
 		order[norder++] = i;
 	if (i == 1000)
-		bump(&nposted_done);
+		mc_test_bump(&nposted_done);
 }
 
 /* Posted: a callback may post again; that post runs after the others. */
@@ -461,7 +423,7 @@ static void test_post_order(void **state)
 	for (int i = 1; i < 999; i++)
 		mc_loop_post(post_loop, posted, (void *)(intptr_t)i);
 	mc_loop_post(post_loop, posted_then_post, (void *)(intptr_t)999);
-	wait_for(&nposted_done, 1);
+	mc_test_wait_for(&nposted_done, 1);
 	stop_runner(&r);
 	assert_int_equal(norder, 1001);
 	for (int i = 0; i < 1001; i++)
@@ -501,41 +463,18 @@ static void test_stop(void **state)
 	mc_server_destroy(&server);
 }
 
-/* A self-signed CN=localhost certificate and its key, as PEM files in
- * dir; returns the server context made from them. */
-static SSL_CTX *make_tls_ctx(char *dir, X509 **cert_r)
+/* A server context from a self-signed CN=localhost certificate and its
+ * key written to dir; *cert_r is the certificate. */
+static SSL_CTX *make_tls_ctx(const char *dir, X509 **cert_r)
 {
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *name = X509_get_subject_name(x);
 	char cert_path[128], key_path[128];
 	struct mc_tls_settings set = {cert_path, key_path, NULL};
-	FILE *f;
 	SSL_CTX *ctx;
 
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"localhost", -1, -1,
-				   0);
-	X509_set_issuer_name(x, name);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	*cert_r = mc_test_write_cert_key(dir);
 	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
 	snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
-	assert_non_null(f = fopen(cert_path, "w"));
-	PEM_write_X509(f, x);
-	fclose(f);
-	assert_non_null(f = fopen(key_path, "w"));
-	PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-	fclose(f);
 	ctx = mc_tls_server_ctx_create(&set, NULL);
-	unlink(cert_path);
-	unlink(key_path);
-	EVP_PKEY_free(key);
-	*cert_r = x;
 	assert_non_null(ctx);
 	return ctx;
 }
@@ -587,8 +526,8 @@ static int tls_client(SSL_CTX *cctx, int port, int *client_port_r)
 static void test_tls_listener(void **state)
 {
 	struct mc_server *server = new_server(2);
-	char dir[] = "/tmp/test-server.XXXXXX";
-	int port = free_port(), client_port;
+	char dir[64];
+	int port = mc_test_free_port(), client_port;
 	SSL_CTX *sctx, *good, *old;
 	const struct record *rec;
 	struct runner r;
@@ -596,9 +535,9 @@ static void test_tls_listener(void **state)
 
 	(void)state;
 	nrecords = 0;
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(mc_test_mkdtemp(dir, sizeof(dir), "test-server"));
 	sctx = make_tls_ctx(dir, &cert);
-	rmdir(dir);
+	mc_test_rmdir(dir);
 	listen_ok(server, "smtps", port, sctx);
 	start_runner(&r, server);
 	good = client_ctx(cert, 0);

@@ -18,87 +18,36 @@
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-tls.h"
 
+#include "mc-test.h"
+
 static char dir[64];
-
-/* Writes a key or a certificate (whichever is non-NULL) as PEM. */
-static void write_pem(const char *name, EVP_PKEY *key, X509 *cert)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	if (key != NULL)
-		assert_int_equal(
-			PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL),
-			1);
-	if (cert != NULL)
-		assert_int_equal(PEM_write_X509(f, cert), 1);
-	fclose(f);
-}
-
-/* A self-signed certificate for CN=localhost. */
-static X509 *self_signed(EVP_PKEY *key)
-{
-	X509 *x = X509_new();
-	X509_NAME *name = X509_get_subject_name(x);
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"localhost", -1, -1,
-				   0);
-	X509_set_issuer_name(x, name);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	return x;
-}
 
 /* Removes the temporary files at exit. */
 static void cleanup(void)
 {
-	const char *names[] = {"cert.pem", "key.pem", "other.pem",
-			       "garbage.pem"};
-	char path[128];
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	mc_test_rmdir(dir);
 }
 
 /* Creates cert.pem, key.pem, other.pem (another key) and garbage.pem once. */
 static void make_files(void)
 {
-	EVP_PKEY *key, *other;
+	EVP_PKEY *other;
 	char path[128];
-	X509 *cert;
 	FILE *f;
 
 	if (dir[0] != '\0')
 		return;
-	snprintf(dir, sizeof(dir), "/tmp/test-tls.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(mc_test_mkdtemp(dir, sizeof(dir), "test-tls"));
 	atexit(cleanup);
-	key = EVP_EC_gen("P-256");
+	X509_free(mc_test_write_cert_key(dir));
 	other = EVP_EC_gen("P-256");
-	assert_non_null(key);
 	assert_non_null(other);
-	cert = self_signed(key);
-	write_pem("cert.pem", NULL, cert);
-	write_pem("key.pem", key, NULL);
-	write_pem("other.pem", other, NULL);
+	mc_test_write_pem(dir, "other.pem", other, NULL);
 	snprintf(path, sizeof(path), "%s/garbage.pem", dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("this is not a certificate\n", f);
 	fclose(f);
-	X509_free(cert);
-	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
 }
 

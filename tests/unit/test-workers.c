@@ -12,43 +12,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-workers.h"
 
+#include "mc-test.h"
+
 #define NLOOPS	      2
 #define NTHREADS      3
 #define JOBS_PER_LOOP 10
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-
-/* Waits (2 s at most) until *counter reaches target. */
-static void wait_for(const int *counter, int target)
-{
-	struct timespec ts;
-	int e = 0;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 2;
-	pthread_mutex_lock(&lock);
-	while (*counter < target && e == 0)
-		e = pthread_cond_timedwait(&cond, &lock, &ts);
-	pthread_mutex_unlock(&lock);
-	assert_true(*counter >= target);
-}
-
-/* Increments a counter and wakes wait_for(). */
-static void bump(int *counter)
-{
-	pthread_mutex_lock(&lock);
-	(*counter)++;
-	pthread_cond_broadcast(&cond);
-	pthread_mutex_unlock(&lock);
-}
 
 /* Per-worker data set by thread_init. */
 struct wdata {
@@ -68,9 +42,9 @@ static void thread_init(struct mc_worker *worker, void *ctx)
 	d->thread = pthread_self();
 	mc_worker_set_data(worker, d);
 	if (ctx != &init_ctx)
-		bump(&bad_init_ctx);
+		mc_test_bump(&bad_init_ctx);
 	if (i < NTHREADS)
-		bump(&inits[i]);
+		mc_test_bump(&inits[i]);
 }
 
 static void thread_deinit(struct mc_worker *worker, void *ctx)
@@ -81,7 +55,7 @@ static void thread_deinit(struct mc_worker *worker, void *ctx)
 	free(mc_worker_data(worker));
 	mc_worker_set_data(worker, NULL);
 	if (i < NTHREADS)
-		bump(&deinits[i]);
+		mc_test_bump(&deinits[i]);
 }
 
 static struct mc_workers *new_workers(unsigned threads, size_t max_queue)
@@ -141,8 +115,8 @@ static void loop_job_done(void *ctx)
 	struct loop_job *j = ctx;
 
 	if (!pthread_equal(pthread_self(), loop_threads[j->loop]))
-		bump(&nbad);
-	bump(&ndone);
+		mc_test_bump(&nbad);
+	mc_test_bump(&ndone);
 }
 
 struct loop_ctx {
@@ -161,7 +135,7 @@ static void submit_from_loop(void *ctx)
 		if (mc_workers_submit(pool, lc->loop, loop_job_fn,
 				      loop_job_done, &loop_jobs[lc->idx][i],
 				      NULL) != 0)
-			bump(&nbad);
+			mc_test_bump(&nbad);
 	}
 }
 
@@ -186,7 +160,7 @@ static void test_loop_completions(void **state)
 		mc_loop_post(lc[i].loop, submit_from_loop, &lc[i]);
 	}
 	assert_int_equal(pthread_create(&runner, NULL, run_thread, server), 0);
-	wait_for(&ndone, NLOOPS * JOBS_PER_LOOP);
+	mc_test_wait_for(&ndone, NLOOPS * JOBS_PER_LOOP);
 	mc_server_stop(server);
 	pthread_join(runner, NULL);
 	mc_workers_destroy(&pool);
@@ -217,20 +191,20 @@ static void gated_job(struct mc_worker *worker, void *ctx)
 {
 	(void)worker;
 	(void)ctx;
-	bump(&started);
-	pthread_mutex_lock(&lock);
+	mc_test_bump(&started);
+	pthread_mutex_lock(&mc_test_mutex);
 	while (!gate_open)
-		pthread_cond_wait(&cond, &lock);
-	pthread_mutex_unlock(&lock);
-	bump(&ran);
+		pthread_cond_wait(&mc_test_cond, &mc_test_mutex);
+	pthread_mutex_unlock(&mc_test_mutex);
+	mc_test_bump(&ran);
 }
 
 static void open_gate(void)
 {
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&mc_test_mutex);
 	gate_open = true;
-	pthread_cond_broadcast(&cond);
-	pthread_mutex_unlock(&lock);
+	pthread_cond_broadcast(&mc_test_cond);
+	pthread_mutex_unlock(&mc_test_mutex);
 }
 
 struct queue_case {
@@ -256,7 +230,7 @@ static void test_queue_full(void **state)
 		assert_int_equal(
 			mc_workers_submit(w, NULL, gated_job, NULL, NULL, NULL),
 			0);
-		wait_for(&started, 1); /* out of the queue, running */
+		mc_test_wait_for(&started, 1); /* out of the queue, running */
 		for (int i = 0; i < qc->accepted; i++)
 			assert_int_equal(mc_workers_submit(w, NULL, gated_job,
 							   NULL, NULL, NULL),
@@ -282,15 +256,16 @@ static void drain_job(struct mc_worker *worker, void *ctx)
 	if (ctx != NULL)
 		usleep(50 * 1000);
 	job_thread = pthread_self();
-	bump(&ran);
+	mc_test_bump(&ran);
 }
 
 /* Completion of a job submitted without a loop: on the worker thread. */
 static void drain_done(void *ctx)
 {
 	(void)ctx;
-	bump(pthread_equal(pthread_self(), job_thread) ? &done_on_worker
-						       : &done_elsewhere);
+	mc_test_bump(pthread_equal(pthread_self(), job_thread)
+			     ? &done_on_worker
+			     : &done_elsewhere);
 }
 
 static void test_destroy_drains(void **state)
@@ -307,9 +282,9 @@ static void test_destroy_drains(void **state)
 		assert_int_equal(mc_workers_submit(w, NULL, drain_job,
 						   drain_done, NULL, NULL),
 				 0);
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&mc_test_mutex);
 	assert_true(ran < 11); /* still queued */
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&mc_test_mutex);
 	mc_workers_destroy(&w);
 	assert_int_equal(ran, 11);
 	assert_int_equal(done_on_worker, 11);

@@ -1,0 +1,154 @@
+/* mc-test: the helpers of mc-test.h, linked into every unit test: waitable
+ * counters, a free loopback port, temporary directories, self-signed
+ * certificates as PEM files and the test environment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mc-test.h"
+
+pthread_mutex_t mc_test_mutex = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t mc_test_cond = PTHREAD_COND_INITIALIZER;
+
+/* Waits (2 s at most) until *counter reaches target. */
+void mc_test_wait_for(const int *counter, int target)
+{
+	struct timespec ts;
+	int e = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	pthread_mutex_lock(&mc_test_mutex);
+	while (*counter < target && e == 0)
+		e = pthread_cond_timedwait(&mc_test_cond, &mc_test_mutex, &ts);
+	pthread_mutex_unlock(&mc_test_mutex);
+	assert_true(*counter >= target);
+}
+
+/* Increments a counter and wakes mc_test_wait_for(). */
+void mc_test_bump(int *counter)
+{
+	pthread_mutex_lock(&mc_test_mutex);
+	(*counter)++;
+	pthread_cond_broadcast(&mc_test_cond);
+	pthread_mutex_unlock(&mc_test_mutex);
+}
+
+/* A loopback port that was free a moment ago. */
+int mc_test_free_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* Creates /tmp/<name>.XXXXXX, its path in buf. */
+char *mc_test_mkdtemp(char *buf, size_t size, const char *name)
+{
+	int n = snprintf(buf, size, "/tmp/%s.XXXXXX", name);
+
+	if (n < 0 || (size_t)n >= size)
+		return NULL;
+	return mkdtemp(buf);
+}
+
+/* Unlinks every entry of dir, then removes dir. */
+void mc_test_rmdir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* A self-signed certificate for CN=localhost, valid for an hour. */
+X509 *mc_test_self_signed(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_get_subject_name(x);
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+				   (const unsigned char *)"localhost", -1, -1,
+				   0);
+	X509_set_issuer_name(x, name);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+/* Writes a key or a certificate (whichever is non-NULL) as PEM. */
+void mc_test_write_pem(const char *dir, const char *name, EVP_PKEY *key,
+		       X509 *cert)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	if (key != NULL)
+		assert_int_equal(
+			PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL),
+			1);
+	if (cert != NULL)
+		assert_int_equal(PEM_write_X509(f, cert), 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* dir/key.pem and dir/cert.pem; returns the certificate. */
+X509 *mc_test_write_cert_key(const char *dir)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert;
+
+	assert_non_null(key);
+	cert = mc_test_self_signed(key);
+	mc_test_write_pem(dir, "cert.pem", NULL, cert);
+	mc_test_write_pem(dir, "key.pem", key, NULL);
+	EVP_PKEY_free(key);
+	return cert;
+}
+
+/* getenv(), with an empty value counted as unset. */
+const char *mc_test_getenv(const char *name)
+{
+	const char *value = getenv(name);
+
+	return value == NULL || *value == '\0' ? NULL : value;
+}

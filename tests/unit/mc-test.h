@@ -1,0 +1,42 @@
+/* mc-test: support shared by the unit tests: counters that threads bump
+ * and the test thread waits on, a free loopback port, temporary
+ * directories, a self-signed certificate written as PEM files, and the
+ * MAILCORE_TEST_* environment. Failures are cmocka assertion failures. */
+#ifndef MC_TEST_H
+#define MC_TEST_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stddef.h>
+
+/* Guards the counters; mc_test_cond is broadcast on every change. */
+extern pthread_mutex_t mc_test_mutex;
+extern pthread_cond_t mc_test_cond;
+
+/* Waits (2 s at most) until *counter reaches target; fails otherwise. */
+void mc_test_wait_for(const int *counter, int target);
+/* Increments *counter under mc_test_mutex and wakes mc_test_wait_for(). */
+void mc_test_bump(int *counter);
+
+/* A loopback TCP port that was free a moment ago. */
+int mc_test_free_port(void);
+
+/* Creates /tmp/<name>.XXXXXX into buf; returns buf, or NULL (errno). */
+char *mc_test_mkdtemp(char *buf, size_t size, const char *name);
+/* Removes the files in dir, then dir itself (not recursive). */
+void mc_test_rmdir(const char *dir);
+
+/* A self-signed certificate for CN=localhost and key (caller frees). */
+X509 *mc_test_self_signed(EVP_PKEY *key);
+/* Writes key and/or cert (whichever is non-NULL) as PEM to dir/name. */
+void mc_test_write_pem(const char *dir, const char *name, EVP_PKEY *key,
+		       X509 *cert);
+/* Writes a new P-256 key as dir/key.pem and its self-signed CN=localhost
+ * certificate as dir/cert.pem; returns the certificate (caller frees). */
+X509 *mc_test_write_cert_key(const char *dir);
+
+/* The environment variable name, or NULL when it is unset or empty. */
+const char *mc_test_getenv(const char *name);
+
+#endif
