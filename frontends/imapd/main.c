@@ -11,7 +11,8 @@ static void imapd_accept(struct mc_loop *loop, struct bufferevent *bev,
 	(void)info;
 	(void)ctx;
 	mc_service_reply_and_close(
-		bev, "* BYE [UNAVAILABLE] mailcore IMAP service not available yet");
+		bev,
+		"* BYE [UNAVAILABLE] mailcore IMAP service not available yet");
 }
 
 static const struct mc_service_listener listeners[] = {

@@ -17,7 +17,8 @@ static int db_migrate(struct mailctl *ctl, int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 1)
-		return mailctl_usage(&mailctl_db_cmds[0], "unexpected argument");
+		return mailctl_usage(&mailctl_db_cmds[0],
+				     "unexpected argument");
 	int rc = mailctl_connect(ctl);
 	if (rc != 0)
 		return rc;

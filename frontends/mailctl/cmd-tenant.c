@@ -37,7 +37,8 @@ static int domain_add(struct mailctl *ctl, int argc, char **argv)
 		tenant = optarg;
 	}
 	if (optind != argc - 1 || tenant == NULL)
-		return mailctl_usage(cmd, "expected a domain and --tenant NAME");
+		return mailctl_usage(cmd,
+				     "expected a domain and --tenant NAME");
 	int rc = mailctl_connect(ctl);
 	if (rc != 0)
 		return rc;

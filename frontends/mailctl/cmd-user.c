@@ -21,7 +21,8 @@ static int with_password(struct mailctl *ctl, const struct mailctl_cmd *cmd,
 {
 	static const struct option opts[] = {
 		{"password", required_argument, NULL, 'p'},
-		{"password-stdin", no_argument, NULL, 's'}, {0}};
+		{"password-stdin", no_argument, NULL, 's'},
+		{0}};
 	const char *given = NULL;
 	bool from_stdin = false;
 	int opt;
@@ -45,9 +46,9 @@ static int with_password(struct mailctl *ctl, const struct mailctl_cmd *cmd,
 	char *hash = NULL;
 	enum mc_password_scheme scheme = MC_PW_YESCRYPT;
 	if (rc == 0) {
-		mc_password_scheme_parse(mc_config_str(ctl->config, "auth",
-						       "password_scheme"),
-					 &scheme);
+		mc_password_scheme_parse(
+			mc_config_str(ctl->config, "auth", "password_scheme"),
+			&scheme);
 		hash = mc_password_hash(password, scheme, &err);
 		if (hash == NULL || fn(ctl->pg, argv[optind], hash, &err) < 0)
 			rc = mailctl_fail(&err);
@@ -82,7 +83,8 @@ static void print_user(const struct mc_user_info *u, void *ctx)
 	if (u->quota_bytes == 0)
 		strcpy(quota, "unlimited");
 	else
-		snprintf(quota, sizeof(quota), "%lld", (long long)u->quota_bytes);
+		snprintf(quota, sizeof(quota), "%lld",
+			 (long long)u->quota_bytes);
 	printf("%-40s %-8s %-12s %s\n", u->address, u->status, quota,
 	       u->created_at);
 }
@@ -91,7 +93,8 @@ static void print_user(const struct mc_user_info *u, void *ctx)
 static int user_list(struct mailctl *ctl, int argc, char **argv)
 {
 	if (argc != 2)
-		return mailctl_usage(&mailctl_user_cmds[2], "expected a domain");
+		return mailctl_usage(&mailctl_user_cmds[2],
+				     "expected a domain");
 	int rc = mailctl_connect(ctl);
 	if (rc != 0)
 		return rc;

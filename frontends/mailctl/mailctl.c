@@ -29,7 +29,8 @@ static void print_help(FILE *out)
 		     "commands:\n");
 	for (size_t t = 0; tables[t] != NULL; t++)
 		for (const struct mailctl_cmd *c = tables[t]; c->group; c++)
-			fprintf(out, "  %s %s %s\n", c->group, c->verb, c->usage);
+			fprintf(out, "  %s %s %s\n", c->group, c->verb,
+				c->usage);
 }
 
 int mailctl_usage(const struct mailctl_cmd *cmd, const char *fmt, ...)
@@ -85,7 +86,8 @@ char *mailctl_read_password(const char *given, bool from_stdin)
 		return mc_strdup(given);
 	if (given != NULL || !from_stdin) {
 		fputs("mailctl: give exactly one of --password PW and "
-		      "--password-stdin\n", stderr);
+		      "--password-stdin\n",
+		      stderr);
 		return NULL;
 	}
 	char *line = NULL;
@@ -95,7 +97,8 @@ char *mailctl_read_password(const char *given, bool from_stdin)
 		line[--n] = '\0';
 	if (n <= 0 || n > PASSWORD_MAX) {
 		fputs(n <= 0 ? "mailctl: no password on standard input\n"
-			     : "mailctl: password too long\n", stderr);
+			     : "mailctl: password too long\n",
+		      stderr);
 		if (line != NULL)
 			mc_secure_zero(line, cap);
 		free(line);
@@ -109,8 +112,8 @@ static const struct mailctl_cmd *find_cmd(const char *group, const char *verb)
 {
 	for (size_t t = 0; tables[t] != NULL; t++)
 		for (const struct mailctl_cmd *c = tables[t]; c->group; c++)
-			if (strcmp(c->group, group) == 0 &&
-			    verb != NULL && strcmp(c->verb, verb) == 0)
+			if (strcmp(c->group, group) == 0 && verb != NULL &&
+			    strcmp(c->verb, verb) == 0)
 				return c;
 	return NULL;
 }
@@ -129,8 +132,10 @@ static int run(struct mailctl *ctl, int argc, char **argv)
 			print_help(stdout);
 			return 0;
 		default:
-			return mailctl_usage(NULL, "unknown option \"-%c\"; see "
-					     "mailctl -h", optopt);
+			return mailctl_usage(NULL,
+					     "unknown option \"-%c\"; see "
+					     "mailctl -h",
+					     optopt);
 		}
 	}
 	if (optind >= argc) {
@@ -140,9 +145,10 @@ static int run(struct mailctl *ctl, int argc, char **argv)
 	const char *verb = optind + 1 < argc ? argv[optind + 1] : NULL;
 	const struct mailctl_cmd *cmd = find_cmd(argv[optind], verb);
 	if (cmd == NULL)
-		return mailctl_usage(NULL, "unknown command \"%s%s%s\"; see "
-				     "mailctl -h", argv[optind],
-				     verb != NULL ? " " : "",
+		return mailctl_usage(NULL,
+				     "unknown command \"%s%s%s\"; see "
+				     "mailctl -h",
+				     argv[optind], verb != NULL ? " " : "",
 				     verb != NULL ? verb : "");
 	optind += 1; /* getopt in the command starts at the verb */
 	return cmd->run(ctl, argc - optind, argv + optind);

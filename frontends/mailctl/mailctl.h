@@ -8,8 +8,8 @@
 #include "mailcore/mc-error.h"
 
 /* Exit codes: bad usage or bad arguments, failure, database down. */
-#define EXIT_USAGE 2
-#define EXIT_FAIL 1
+#define EXIT_USAGE    2
+#define EXIT_FAIL     1
 #define EXIT_TEMPFAIL 75
 
 struct mc_config;

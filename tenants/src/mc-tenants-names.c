@@ -12,8 +12,8 @@
 static bool all_name_chars(const char *s)
 {
 	for (; *s != '\0'; s++) {
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-		    strchr("._-", *s) == NULL)
+		if (!islower((unsigned char)*s) &&
+		    !isdigit((unsigned char)*s) && strchr("._-", *s) == NULL)
 			return false;
 	}
 	return true;
@@ -29,7 +29,8 @@ bool mc_tenants_valid_name(const char *name)
 bool mc_tenants_valid_local_part(const char *local_part)
 {
 	size_t len = strlen(local_part);
-	return len >= 1 && len <= MC_LOCAL_PART_MAX && all_name_chars(local_part);
+	return len >= 1 && len <= MC_LOCAL_PART_MAX &&
+	       all_name_chars(local_part);
 }
 
 /* One DNS label: letters, digits, inner hyphens, 1..63 characters. */
@@ -100,11 +101,10 @@ int mc_tenants_split_address(const char *address, bool strict, char *local_r,
 	}
 	if (strict ? !mc_tenants_valid_local_part(local_r)
 		   : !valid_external_local(local_r)) {
-		mc_error_set(err, MC_ERR_INVALID,
-			     "bad local part \"%s\" in \"%s\"%s", local_r,
-			     address,
-			     strict ? ": use letters, digits, '.', '_' or '-'"
-				    : "");
+		mc_error_set(
+			err, MC_ERR_INVALID,
+			"bad local part \"%s\" in \"%s\"%s", local_r, address,
+			strict ? ": use letters, digits, '.', '_' or '-'" : "");
 		return -1;
 	}
 	return 0;

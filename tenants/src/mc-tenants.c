@@ -21,8 +21,8 @@ struct address {
 static int parse_own(const char *address, struct address *a,
 		     struct mc_error *err)
 {
-	if (mc_tenants_split_address(address, true, a->local, a->domain,
-				     err) < 0)
+	if (mc_tenants_split_address(address, true, a->local, a->domain, err) <
+	    0)
 		return -1;
 	snprintf(a->full, sizeof(a->full), "%s@%s", a->local, a->domain);
 	return 0;
@@ -277,7 +277,8 @@ static int build_targets(const struct address *self, const char *const *targets,
 		snprintf(full, sizeof(full), "%s@%s", local, domain);
 		if (strcasecmp(full, self->full) == 0) {
 			mc_error_set(err, MC_ERR_INVALID,
-				     "alias %s cannot target itself", self->full);
+				     "alias %s cannot target itself",
+				     self->full);
 			return -1;
 		}
 		/* The characters allowed in targets need no array quoting
@@ -289,8 +290,7 @@ static int build_targets(const struct address *self, const char *const *targets,
 }
 
 int mc_alias_add(struct mc_pg *pg, const char *address,
-		 const char *const *targets, size_t count,
-		 struct mc_error *err)
+		 const char *const *targets, size_t count, struct mc_error *err)
 {
 	struct alias_add al;
 	mc_buf_init(&al.targets, NULL, 0);

@@ -451,8 +451,8 @@ static void clear_mailcore_env(void)
 		const char *eq = strchr(environ[i], '=');
 		if (strncmp(environ[i], "MAILCORE_", 9) == 0 && eq != NULL) {
 			char name[256];
-			snprintf(name, sizeof(name), "%.*s", (int)(eq - environ[i]),
-				 environ[i]);
+			snprintf(name, sizeof(name), "%.*s",
+				 (int)(eq - environ[i]), environ[i]);
 			unsetenv(name);
 		} else {
 			i++;

@@ -1,9 +1,9 @@
 /* test-tenants: the name rules of the tenant model (tenant names, domains,
  * local parts, address splitting and normalisation). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 
 #include <cmocka.h>
 #include <string.h>
@@ -21,16 +21,25 @@ static void test_tenant_names(void **state)
 {
 	(void)state;
 	static const struct name_case cases[] = {
-		{"demo", true},	    {"acme-corp.2", true}, {"a", true},
-		{"", false},	    {"Demo", false},	   {"-x", false},
-		{"has space", false}, {"ü", false},	   {"a/b", false},
-		{"012345678901234567890123456789012345678901234567890123456789012",
+		{"demo", true},
+		{"acme-corp.2", true},
+		{"a", true},
+		{"", false},
+		{"Demo", false},
+		{"-x", false},
+		{"has space", false},
+		{"ü", false},
+		{"a/b", false},
+		{"0123456789012345678901234567890123456789012345678901234567890"
+		 "12",
 		 true},
-		{"0123456789012345678901234567890123456789012345678901234567890123",
+		{"0123456789012345678901234567890123456789012345678901234567890"
+		 "123",
 		 false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(mc_tenants_valid_name(cases[i].s), cases[i].ok);
+		assert_int_equal(mc_tenants_valid_name(cases[i].s),
+				 cases[i].ok);
 }
 
 /* Domains: LDH labels, two at least, no empty labels. */
@@ -38,15 +47,22 @@ static void test_domains(void **state)
 {
 	(void)state;
 	static const struct name_case cases[] = {
-		{"demo.test", true},	   {"a.b.c.example", true},
-		{"xn--bcher-kva.example", true}, {"localhost", false},
-		{"demo..test", false},	   {".demo.test", false},
-		{"demo.test.", false},	   {"-demo.test", false},
-		{"demo-.test", false},	   {"de_mo.test", false},
-		{"DEMO.test", false},	   {"", false},
+		{"demo.test", true},
+		{"a.b.c.example", true},
+		{"xn--bcher-kva.example", true},
+		{"localhost", false},
+		{"demo..test", false},
+		{".demo.test", false},
+		{"demo.test.", false},
+		{"-demo.test", false},
+		{"demo-.test", false},
+		{"de_mo.test", false},
+		{"DEMO.test", false},
+		{"", false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(mc_tenants_valid_domain(cases[i].s), cases[i].ok);
+		assert_int_equal(mc_tenants_valid_domain(cases[i].s),
+				 cases[i].ok);
 	char label64[80];
 	memset(label64, 'a', 64);
 	strcpy(label64 + 64, ".test");
@@ -74,28 +90,33 @@ static void test_split(void **state)
 	(void)state;
 	char local[MC_LOCAL_PART_MAX + 1], domain[MC_DOMAIN_MAX + 1];
 	struct mc_error err = {0};
-	assert_int_equal(mc_tenants_split_address("Alice@Demo.Test", true, local,
-						  domain, &err), 0);
+	assert_int_equal(mc_tenants_split_address("Alice@Demo.Test", true,
+						  local, domain, &err),
+			 0);
 	assert_string_equal(local, "alice");
 	assert_string_equal(domain, "demo.test");
 	assert_int_equal(mc_tenants_split_address("Partner+x@Else.Example",
-						  false, local, domain, &err), 0);
+						  false, local, domain, &err),
+			 0);
 	assert_string_equal(local, "Partner+x");
 	assert_string_equal(domain, "else.example");
-	static const char *const bad[] = {"noat", "@demo.test", "a@", "a@b",
-					  "a+b@demo.test", "a@@demo.test"};
+	static const char *const bad[] = {
+		"noat", "@demo.test",	 "a@",
+		"a@b",	"a+b@demo.test", "a@@demo.test"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		mc_error_clear(&err);
 		assert_int_equal(mc_tenants_split_address(bad[i], true, local,
-							  domain, &err), -1);
+							  domain, &err),
+				 -1);
 		assert_int_equal(err.cls, MC_ERR_INVALID);
 		assert_non_null(strstr(err.msg, bad[i]));
 	}
 	char longlocal[100];
 	memset(longlocal, 'a', 65);
 	strcpy(longlocal + 65, "@demo.test");
-	assert_int_equal(mc_tenants_split_address(longlocal, false, local,
-						  domain, NULL), -1);
+	assert_int_equal(
+		mc_tenants_split_address(longlocal, false, local, domain, NULL),
+		-1);
 }
 
 int main(void)

@@ -56,8 +56,8 @@ bool mc_config_bool(const struct mc_config *cfg, const char *section,
 		    const char *key);
 uint64_t mc_config_size(const struct mc_config *cfg, const char *section,
 			const char *key);
-uint64_t mc_config_duration_ms(const struct mc_config *cfg,
-			       const char *section, const char *key);
+uint64_t mc_config_duration_ms(const struct mc_config *cfg, const char *section,
+			       const char *key);
 /* True when the file or the environment set the key. */
 bool mc_config_is_set(const struct mc_config *cfg, const char *section,
 		      const char *key);

@@ -12,8 +12,8 @@ enum mc_error_class {
 	MC_ERR_TEMPORARY, /* retry later: outage, timeout, serialization */
 	MC_ERR_PERMANENT, /* will fail again the same way */
 	MC_ERR_NOTFOUND,  /* the named object does not exist */
-	MC_ERR_EXISTS,    /* duplicate: the object already exists */
-	MC_ERR_INVALID,   /* bad input: syntax, range, unknown key */
+	MC_ERR_EXISTS,	  /* duplicate: the object already exists */
+	MC_ERR_INVALID,	  /* bad input: syntax, range, unknown key */
 };
 
 /* A caller-owned error slot. Functions that can fail take a

@@ -20,7 +20,7 @@ enum mc_log_level {
 enum mc_log_format { MC_LOG_PLAIN = 0, MC_LOG_JSON };
 
 #define MC_LOG_CTX_MAX_FIELDS 6
-#define MC_LOG_CTX_VALUE_MAX 128
+#define MC_LOG_CTX_VALUE_MAX  128
 
 /* Context fields: key is a static string, the value is copied (and cut to
  * MC_LOG_CTX_VALUE_MAX - 1 bytes). Setting an existing key replaces it. */
@@ -43,8 +43,8 @@ bool mc_log_format_parse(const char *name, enum mc_log_format *format_r);
 const char *mc_log_level_name(enum mc_log_level level);
 
 void mc_log_ctx_init(struct mc_log_ctx *ctx);
-void mc_log_ctx_set(struct mc_log_ctx *ctx, const char *key,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void mc_log_ctx_set(struct mc_log_ctx *ctx, const char *key, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
 
 /* Plain: "2026-11-23T16:15:30.123Z mc-smtpd[42] info: k=v k2=v2: message"
  * JSON:  {"ts":"...","level":"info","proc":"mc-smtpd","pid":42,
@@ -55,10 +55,10 @@ void mc_logc(const struct mc_log_ctx *ctx, enum mc_log_level level,
 void mc_logcv(const struct mc_log_ctx *ctx, enum mc_log_level level,
 	      const char *fmt, va_list ap);
 
-#define mc_log_debug(...) mc_logc(NULL, MC_LOG_DEBUG, __VA_ARGS__)
-#define mc_log_info(...) mc_logc(NULL, MC_LOG_INFO, __VA_ARGS__)
-#define mc_log_notice(...) mc_logc(NULL, MC_LOG_NOTICE, __VA_ARGS__)
+#define mc_log_debug(...)   mc_logc(NULL, MC_LOG_DEBUG, __VA_ARGS__)
+#define mc_log_info(...)    mc_logc(NULL, MC_LOG_INFO, __VA_ARGS__)
+#define mc_log_notice(...)  mc_logc(NULL, MC_LOG_NOTICE, __VA_ARGS__)
 #define mc_log_warning(...) mc_logc(NULL, MC_LOG_WARNING, __VA_ARGS__)
-#define mc_log_error(...) mc_logc(NULL, MC_LOG_ERROR, __VA_ARGS__)
+#define mc_log_error(...)   mc_logc(NULL, MC_LOG_ERROR, __VA_ARGS__)
 
 #endif

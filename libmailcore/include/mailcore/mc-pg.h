@@ -39,8 +39,7 @@ PGresult *mc_pg_query(struct mc_pg *pg, const char *sql, int nparams,
 long mc_pg_exec(struct mc_pg *pg, const char *sql, int nparams,
 		const char *const *params, struct mc_error *err);
 /* Runs a multi-statement script without preparing it (migrations). */
-int mc_pg_exec_script(struct mc_pg *pg, const char *sql,
-		      struct mc_error *err);
+int mc_pg_exec_script(struct mc_pg *pg, const char *sql, struct mc_error *err);
 
 /* Transactions: begin, then commit or rollback. */
 int mc_pg_begin(struct mc_pg *pg, struct mc_error *err);

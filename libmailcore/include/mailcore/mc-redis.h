@@ -11,12 +11,12 @@ struct mc_error;
 struct mc_redis;
 
 struct mc_redis_settings {
-	const char *host;     /* used when socket is NULL or "" */
+	const char *host; /* used when socket is NULL or "" */
 	unsigned port;
 	const char *socket;   /* unix socket path */
 	const char *password; /* NULL or "" = no AUTH */
 	unsigned db;
-	unsigned timeout_ms;  /* connect and command; 0 = 2000 */
+	unsigned timeout_ms; /* connect and command; 0 = 2000 */
 };
 
 /* Does not connect yet; strings are copied. The caller owns the result. */

@@ -21,8 +21,8 @@ struct mc_service;
 struct mc_worker;
 
 struct mc_service_listener {
-	const char *key;   /* address-list key in the daemon's section */
-	bool implicit_tls; /* TLS handshake first (465, 993, 995, 443) */
+	const char *key;      /* address-list key in the daemon's section */
+	bool implicit_tls;    /* TLS handshake first (465, 993, 995, 443) */
 	mc_accept_cb *accept; /* its ctx is the struct mc_service * */
 };
 

@@ -9,8 +9,8 @@
 struct mc_error;
 
 struct mc_tls_settings {
-	const char *cert_file; /* PEM chain, leaf first */
-	const char *key_file;  /* PEM private key */
+	const char *cert_file;	 /* PEM chain, leaf first */
+	const char *key_file;	 /* PEM private key */
 	const char *min_version; /* "1.2" (default when NULL) or "1.3" */
 };
 

@@ -14,8 +14,8 @@ struct mc_worker;
 struct mc_workers;
 
 struct mc_workers_settings {
-	unsigned threads;  /* >= 1 */
-	size_t max_queue;  /* pending jobs before submit refuses; 0 = 10000 */
+	unsigned threads; /* >= 1 */
+	size_t max_queue; /* pending jobs before submit refuses; 0 = 10000 */
 	/* Run on each worker thread at start and end; may be NULL. */
 	void (*thread_init)(struct mc_worker *worker, void *ctx);
 	void (*thread_deinit)(struct mc_worker *worker, void *ctx);

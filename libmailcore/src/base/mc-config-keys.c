@@ -4,9 +4,18 @@
 #include "mailcore/mc-config.h"
 
 #define MS (1000LL)
-#define KEY(s, k, t, d, help) {s, k, t, d, NULL, 0, 0, help}
-#define KEYR(s, k, t, d, lo, hi, help) {s, k, t, d, NULL, lo, hi, help}
-#define KEYE(s, k, d, choices, help) {s, k, MC_CFG_ENUM, d, choices, 0, 0, help}
+#define KEY(s, k, t, d, help)                                                  \
+	{                                                                      \
+		s, k, t, d, NULL, 0, 0, help                                   \
+	}
+#define KEYR(s, k, t, d, lo, hi, help)                                         \
+	{                                                                      \
+		s, k, t, d, NULL, lo, hi, help                                 \
+	}
+#define KEYE(s, k, d, choices, help)                                           \
+	{                                                                      \
+		s, k, MC_CFG_ENUM, d, choices, 0, 0, help                      \
+	}
 
 const struct mc_config_key mc_config_keys[] = {
 	KEY("server", "hostname", MC_CFG_STRING, "",
@@ -32,7 +41,8 @@ const struct mc_config_key mc_config_keys[] = {
 	     300 * MS, "timeout of one connection attempt"),
 	KEYR("database", "statement_timeout", MC_CFG_DURATION, "30s", 0,
 	     3600 * MS, "server-side limit per statement; 0 = none"),
-	KEYR("database", "retry_max_delay", MC_CFG_DURATION, "30s", 100, 600 * MS,
+	KEYR("database", "retry_max_delay", MC_CFG_DURATION, "30s", 100,
+	     600 * MS,
 	     "longest wait between attempts while the database is down"),
 
 	KEY("redis", "host", MC_CFG_STRING, "127.0.0.1", "Redis host"),

@@ -24,9 +24,9 @@
 #include "mailcore/mc-tls.h"
 #include "mailcore/mc-workers.h"
 
-#define EXIT_USAGE 64
+#define EXIT_USAGE  64
 #define EXIT_CONFIG 78
-#define MAX_ADDRS 16
+#define MAX_ADDRS   16
 
 struct mc_service {
 	const struct mc_service_def *def;
@@ -80,8 +80,8 @@ static int setup_log(struct mc_service *svc)
 			    &format);
 	svc->log_fd = -1;
 	if (*file != '\0') {
-		svc->log_fd = open(file, O_WRONLY | O_APPEND | O_CREAT |
-						 O_CLOEXEC, 0640);
+		svc->log_fd = open(
+			file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (svc->log_fd < 0) {
 			fprintf(stderr, "%s: cannot open log %s: %s\n",
 				svc->def->name, file, strerror(errno));
@@ -121,12 +121,14 @@ static int open_listener(struct mc_service *svc,
 			 struct mc_error *err)
 {
 	struct mc_sockaddr addrs[MAX_ADDRS];
-	const char *value = mc_config_str(svc->config, svc->def->section, l->key);
+	const char *value =
+		mc_config_str(svc->config, svc->def->section, l->key);
 	int n = mc_addr_list_parse(value, addrs, MAX_ADDRS, err);
 	if (n > 0 && l->implicit_tls && svc->tls == NULL) {
 		mc_error_set(err, MC_ERR_INVALID,
 			     "[%s] %s needs a TLS certificate: set [tls] cert "
-			     "and key", svc->def->section, l->key);
+			     "and key",
+			     svc->def->section, l->key);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -142,7 +144,8 @@ static int open_listener(struct mc_service *svc,
 static int setup_server(struct mc_service *svc, struct mc_error *err)
 {
 	struct mc_server_settings set = {
-		.loops = (unsigned)mc_config_int(svc->config, "server", "loops"),
+		.loops =
+			(unsigned)mc_config_int(svc->config, "server", "loops"),
 	};
 	svc->server = mc_server_create(&set, err);
 	if (svc->server == NULL)
@@ -163,14 +166,14 @@ static int drop_privileges(struct mc_service *svc, struct mc_error *err)
 		return 0;
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
-		mc_error_set(err, MC_ERR_INVALID, "[server] user: no user \"%s\"",
-			     user);
+		mc_error_set(err, MC_ERR_INVALID,
+			     "[server] user: no user \"%s\"", user);
 		return -1;
 	}
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
-		mc_error_set(err, MC_ERR_PERMANENT, "cannot become %s: %s", user,
-			     strerror(errno));
+		mc_error_set(err, MC_ERR_PERMANENT, "cannot become %s: %s",
+			     user, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -306,9 +309,9 @@ static void log_ready(struct mc_service *svc)
 	mc_buf_init(&buf, NULL, 0);
 	for (const struct mc_service_listener *l = svc->def->listeners;
 	     l != NULL && l->key != NULL; l++)
-		mc_buf_printf(&buf, " %s=%s", l->key,
-			      mc_config_str(svc->config, svc->def->section,
-					    l->key));
+		mc_buf_printf(
+			&buf, " %s=%s", l->key,
+			mc_config_str(svc->config, svc->def->section, l->key));
 	mc_log_info("%s %s ready:%s (loops=%u, workers=%lld)", svc->def->name,
 		    MC_VERSION, mc_buf_cstr(&buf),
 		    mc_server_loop_count(svc->server),

@@ -14,8 +14,8 @@ struct mc_error;
 struct mc_pg;
 
 #define MC_LOCAL_PART_MAX 64
-#define MC_DOMAIN_MAX 253
-#define MC_ADDRESS_MAX (MC_LOCAL_PART_MAX + 1 + MC_DOMAIN_MAX)
+#define MC_DOMAIN_MAX	  253
+#define MC_ADDRESS_MAX	  (MC_LOCAL_PART_MAX + 1 + MC_DOMAIN_MAX)
 
 /* Tenant names: lower-case letters, digits, '.', '_', '-', 1..63, starting
  * with a letter or digit. */
