@@ -1,6 +1,6 @@
 /* mc-test: the helpers of mc-test.h, linked into every unit test: waitable
  * counters, a free loopback port, temporary directories, self-signed
- * certificates as PEM files and the test environment. */
+ * certificates as PEM files, the test environment, and expected aborts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +12,12 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,4 +153,21 @@ const char *mc_test_getenv(const char *name)
 	const char *value = getenv(name);
 
 	return value == NULL || *value == '\0' ? NULL : value;
+}
+
+void mc_test_expect_abort(void (*fn)(const void *arg), const void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (freopen("/dev/null", "w", stderr) == NULL)
+			_exit(2);
+		fn(arg);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
 }

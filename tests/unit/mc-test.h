@@ -39,4 +39,8 @@ X509 *mc_test_write_cert_key(const char *dir);
 /* The environment variable name, or NULL when it is unset or empty. */
 const char *mc_test_getenv(const char *name);
 
+/* Runs fn(arg) in a forked child (stderr silenced) and asserts that the
+ * child dies of SIGABRT. */
+void mc_test_expect_abort(void (*fn)(const void *arg), const void *arg);
+
 #endif

@@ -396,36 +396,18 @@ static void test_dump(void **state)
 	assert_non_null(strstr(out, "\nlisten_mx = 127.0.0.1:25\n"));
 }
 
-/* Runs fn in a child and expects it to die of SIGABRT. */
-static void expect_abort(void (*fn)(const struct mc_config *),
-			 const struct mc_config *cfg)
-{
-	int status;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(2);
-		fn(cfg);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
-static void get_unknown(const struct mc_config *cfg)
+/* Getter misuse, each run in a child by mc_test_expect_abort. */
+static void get_unknown(const void *cfg)
 {
 	mc_config_str(cfg, "server", "nope");
 }
 
-static void get_wrong_type(const struct mc_config *cfg)
+static void get_wrong_type(const void *cfg)
 {
 	mc_config_int(cfg, "server", "log_level");
 }
 
-static void get_str_of_int(const struct mc_config *cfg)
+static void get_str_of_int(const void *cfg)
 {
 	mc_config_str(cfg, "server", "workers");
 }
@@ -436,9 +418,9 @@ static void test_getter_abort(void **state)
 	struct mc_config *cfg = load_ok(NULL);
 
 	(void)state;
-	expect_abort(get_unknown, cfg);
-	expect_abort(get_wrong_type, cfg);
-	expect_abort(get_str_of_int, cfg);
+	mc_test_expect_abort(get_unknown, cfg);
+	mc_test_expect_abort(get_wrong_type, cfg);
+	mc_test_expect_abort(get_str_of_int, cfg);
 	mc_config_destroy(&cfg);
 }
 

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "mailcore/mc-pool.h"
+#include "mc-test.h"
 
 #include <signal.h>
 #include <stdalign.h>
@@ -218,40 +219,25 @@ static void test_pool_secure(void **state)
 	assert_null(pool);
 }
 
-/* Runs fn in a child and expects SIGABRT. */
-static void expect_abort(void (*fn)(void))
+static void palloc_huge(const void *arg)
 {
-	int status;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(2);
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
-static void palloc_huge(void)
-{
+	(void)arg;
 	struct mc_pool *pool = mc_pool_create("huge", 0);
 
 	mc_palloc(pool, SIZE_MAX - 3);
 }
 
-static void palloc_array_overflow(void)
+static void palloc_array_overflow(const void *arg)
 {
+	(void)arg;
 	struct mc_pool *pool = mc_pool_create("ovf", 0);
 
 	mc_palloc_array(pool, SIZE_MAX / 4, 8);
 }
 
-static void calloc_overflow(void)
+static void calloc_overflow(const void *arg)
 {
+	(void)arg;
 	mc_calloc(SIZE_MAX / 2, 3);
 }
 
@@ -259,9 +245,9 @@ static void calloc_overflow(void)
 static void test_overflow_aborts(void **state)
 {
 	(void)state;
-	expect_abort(palloc_huge);
-	expect_abort(palloc_array_overflow);
-	expect_abort(calloc_overflow);
+	mc_test_expect_abort(palloc_huge, NULL);
+	mc_test_expect_abort(palloc_array_overflow, NULL);
+	mc_test_expect_abort(calloc_overflow, NULL);
 }
 
 int main(void)
