@@ -23,6 +23,7 @@ enum mc_config_type {
 	MC_CFG_DURATION, /* "30s" -> milliseconds, within [min, max] */
 	MC_CFG_ENUM,	 /* one of the '|'-separated choices */
 	MC_CFG_ADDRS,	 /* comma-separated "ip:port" list; may be empty */
+	MC_CFG_NETS,	 /* comma-separated CIDR list ("10.0.0.0/8, ::1") */
 };
 
 struct mc_config_key {

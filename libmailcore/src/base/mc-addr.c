@@ -131,9 +131,13 @@ static bool next_item(const char **sp, char *item, size_t size)
 	return true;
 }
 
-/* Parses "a, b, c" into addrs; empty items are skipped. */
-int mc_addr_list_parse(const char *s, struct mc_sockaddr *addrs, size_t max,
-		       struct mc_error *err)
+typedef int item_parse_fn(const char *item, void *out, size_t idx,
+			  struct mc_error *err);
+
+/* Parses "a, b, c" with parse(item, out, index); empty items are skipped.
+ * what names the items in errors. Returns the count or -1. */
+static int parse_list(const char *s, size_t max, const char *what,
+		      item_parse_fn *parse, void *out, struct mc_error *err)
 {
 	char item[ADDR_ITEM_MAX];
 	size_t n = 0;
@@ -141,7 +145,7 @@ int mc_addr_list_parse(const char *s, struct mc_sockaddr *addrs, size_t max,
 	while (s != NULL) {
 		if (!next_item(&s, item, sizeof(item))) {
 			mc_error_set(err, MC_ERR_INVALID,
-				     "bad address: item longer than %d bytes",
+				     "bad %s: item longer than %d bytes", what,
 				     ADDR_ITEM_MAX - 1);
 			return -1;
 		}
@@ -149,14 +153,28 @@ int mc_addr_list_parse(const char *s, struct mc_sockaddr *addrs, size_t max,
 			continue;
 		if (n == max) {
 			mc_error_set(err, MC_ERR_INVALID,
-				     "too many addresses (at most %zu)", max);
+				     "too many %ses (at most %zu)", what, max);
 			return -1;
 		}
-		if (mc_addr_parse(item, &addrs[n], err) < 0)
+		if (parse(item, out, n, err) < 0)
 			return -1;
 		n++;
 	}
 	return (int)n;
+}
+
+/* item_parse_fn for socket addresses. */
+static int addr_item(const char *item, void *out, size_t idx,
+		     struct mc_error *err)
+{
+	return mc_addr_parse(item, (struct mc_sockaddr *)out + idx, err);
+}
+
+/* Parses "a, b, c" into addrs; empty items are skipped. */
+int mc_addr_list_parse(const char *s, struct mc_sockaddr *addrs, size_t max,
+		       struct mc_error *err)
+{
+	return parse_list(s, max, "address", addr_item, addrs, err);
 }
 
 /* Writes the numeric IP of addr into buf. */
@@ -221,4 +239,121 @@ int mc_addr_is_loopback(const struct mc_sockaddr *addr)
 	if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
 		return 1;
 	return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && b[12] == 127;
+}
+
+/* Fills family and addr of c from a numeric host; false if not one. */
+static bool cidr_host(const char *host, struct mc_cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, host, c->addr) == 1) {
+		c->family = AF_INET;
+		c->prefix = 32;
+	} else if (inet_pton(AF_INET6, host, c->addr) == 1) {
+		c->family = AF_INET6;
+		c->prefix = 128;
+	} else
+		return false;
+	return true;
+}
+
+/* True when the bits of addr after the first prefix bits are all zero. */
+static bool host_bits_zero(const unsigned char *addr, unsigned prefix,
+			   unsigned bits)
+{
+	for (unsigned i = prefix; i < bits; i++) {
+		if ((addr[i / 8] & (0x80u >> (i % 8))) != 0)
+			return false;
+	}
+	return true;
+}
+
+int mc_cidr_parse(const char *s, struct mc_cidr *cidr_r, struct mc_error *err)
+{
+	char copy[ADDR_ITEM_MAX];
+	const char *why = NULL;
+	uint64_t prefix;
+
+	snprintf(copy, sizeof(copy), "%s", s);
+	char *slash = strchr(copy, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (strlen(s) >= sizeof(copy) || !cidr_host(copy, cidr_r))
+		why = "not a numeric IP address or network";
+	else if (slash != NULL) {
+		unsigned bits = cidr_r->prefix;
+		if (!mc_str_to_u64(slash + 1, &prefix) || prefix > bits)
+			why = "bad prefix length";
+		else if (!host_bits_zero(cidr_r->addr, (unsigned)prefix, bits))
+			why = "address has bits set after the prefix";
+		else
+			cidr_r->prefix = (unsigned)prefix;
+	}
+	if (why != NULL) {
+		mc_error_set(err, MC_ERR_INVALID, "bad network \"%s\": %s", s,
+			     why);
+		return -1;
+	}
+	return 0;
+}
+
+/* item_parse_fn for networks. */
+static int cidr_item(const char *item, void *out, size_t idx,
+		     struct mc_error *err)
+{
+	return mc_cidr_parse(item, (struct mc_cidr *)out + idx, err);
+}
+
+int mc_cidr_list_parse(const char *s, struct mc_cidr *list, size_t max,
+		       struct mc_error *err)
+{
+	return parse_list(s, max, "network", cidr_item, list, err);
+}
+
+/* True when the first prefix bits of a and b agree. */
+static bool prefix_equal(const unsigned char *a, const unsigned char *b,
+			 unsigned prefix)
+{
+	unsigned whole = prefix / 8, rest = prefix % 8;
+
+	if (memcmp(a, b, whole) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	unsigned char mask = (unsigned char)(0xffu << (8 - rest));
+	return (a[whole] & mask) == (b[whole] & mask);
+}
+
+/* The client's IP as family + bytes, IPv4-mapped IPv6 unwrapped. */
+static int addr_bytes(const struct mc_sockaddr *addr, unsigned char out[16])
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&addr->ss;
+	const struct sockaddr_in6 *sin6 =
+		(const struct sockaddr_in6 *)&addr->ss;
+
+	if (addr->ss.ss_family == AF_INET) {
+		memcpy(out, &sin->sin_addr, 4);
+		return AF_INET;
+	}
+	if (addr->ss.ss_family != AF_INET6)
+		return AF_UNSPEC;
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memcpy(out, sin6->sin6_addr.s6_addr + 12, 4);
+		return AF_INET;
+	}
+	memcpy(out, &sin6->sin6_addr, 16);
+	return AF_INET6;
+}
+
+bool mc_cidr_list_match(const struct mc_cidr *list, size_t n,
+			const struct mc_sockaddr *addr)
+{
+	unsigned char ip[16];
+	int family = addr_bytes(addr, ip);
+
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].family == family &&
+		    prefix_equal(list[i].addr, ip, list[i].prefix))
+			return true;
+	}
+	return false;
 }

@@ -20,6 +20,7 @@
 
 #define CONFIG_FILE_MAX	 (1024 * 1024)
 #define CONFIG_ADDRS_MAX 16
+#define CONFIG_NETS_MAX  MC_ADDR_NETS_MAX
 #define CONFIG_LINE_MAX	 4096 /* bytes per line, newline included */
 #define WHY_MAX		 512
 
@@ -187,6 +188,19 @@ static bool check_addrs(const char *s, char *why, size_t size)
 	return false;
 }
 
+/* Checks a comma-separated network list. */
+static bool check_nets(const char *s, char *why, size_t size)
+{
+	struct mc_cidr nets[CONFIG_NETS_MAX];
+	struct mc_error err;
+
+	mc_error_clear(&err);
+	if (mc_cidr_list_parse(s, nets, CONFIG_NETS_MAX, &err) >= 0)
+		return true;
+	snprintf(why, size, "%s", err.msg);
+	return false;
+}
+
 /* Checks INT, SIZE and DURATION values against syntax and bounds. */
 static bool check_number(const struct mc_config_key *k, const char *s,
 			 struct cfg_value *v, char *why, size_t size)
@@ -235,6 +249,8 @@ static bool check_value(struct mc_pool *pool, const struct mc_config_key *k,
 		return check_enum(pool, k, s, v, why, size);
 	case MC_CFG_ADDRS:
 		return check_addrs(s, why, size);
+	case MC_CFG_NETS:
+		return check_nets(s, why, size);
 	}
 	snprintf(why, size, "unknown type in the schema");
 	return false;
@@ -584,7 +600,7 @@ static const struct cfg_value *lookup(const struct mc_config *cfg,
 	return &cfg->values[idx];
 }
 
-/* The text of a STRING, SECRET, PATH, ENUM or ADDRS key. */
+/* The text of a STRING, SECRET, PATH, ENUM, ADDRS or NETS key. */
 const char *mc_config_str(const struct mc_config *cfg, const char *section,
 			  const char *key)
 {
@@ -593,7 +609,7 @@ const char *mc_config_str(const struct mc_config *cfg, const char *section,
 		idx < 0 ? MC_CFG_STRING : mc_config_keys[idx].type;
 
 	if (t == MC_CFG_SECRET || t == MC_CFG_PATH || t == MC_CFG_ENUM ||
-	    t == MC_CFG_ADDRS)
+	    t == MC_CFG_ADDRS || t == MC_CFG_NETS)
 		return lookup(cfg, section, key, t, t)->str;
 	return lookup(cfg, section, key, MC_CFG_STRING, MC_CFG_STRING)->str;
 }
