@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,67 @@ X509 *mc_test_write_cert_key(const char *dir)
 	cert = mc_test_self_signed(key);
 	mc_test_write_pem(dir, "cert.pem", NULL, cert);
 	mc_test_write_pem(dir, "key.pem", key, NULL);
+	EVP_PKEY_free(key);
+	return cert;
+}
+
+/* Adds the DNS names of sans to x as its subjectAltName extension. */
+static void add_sans(X509 *x, const char *const *sans)
+{
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+
+	assert_non_null(gens);
+	for (; *sans != NULL; sans++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+
+		assert_non_null(g);
+		assert_non_null(s);
+		assert_int_equal(ASN1_STRING_set(s, *sans, -1), 1);
+		GENERAL_NAME_set0_value(g, GEN_DNS, s);
+		assert_true(sk_GENERAL_NAME_push(gens, g) > 0);
+	}
+	assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
+					   X509V3_ADD_DEFAULT),
+			 1);
+	GENERAL_NAMES_free(gens);
+}
+
+/* A self-signed certificate for CN=cn with DNS subjectAltNames. */
+X509 *mc_test_cert_with_names(EVP_PKEY *key, const char *cn,
+			      const char *const *sans)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_get_subject_name(x);
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	if (sans != NULL)
+		add_sans(x, sans);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+/* dir/<base>.key and dir/<base>.pem; returns the certificate. */
+X509 *mc_test_write_named_pair(const char *dir, const char *base,
+			       const char *cn, const char *const *sans)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	char name[256];
+	X509 *cert;
+
+	assert_non_null(key);
+	cert = mc_test_cert_with_names(key, cn, sans);
+	snprintf(name, sizeof(name), "%s.pem", base);
+	mc_test_write_pem(dir, name, NULL, cert);
+	snprintf(name, sizeof(name), "%s.key", base);
+	mc_test_write_pem(dir, name, key, NULL);
 	EVP_PKEY_free(key);
 	return cert;
 }

@@ -36,6 +36,17 @@ void mc_test_write_pem(const char *dir, const char *name, EVP_PKEY *key,
  * certificate as dir/cert.pem; returns the certificate (caller frees). */
 X509 *mc_test_write_cert_key(const char *dir);
 
+/* A self-signed certificate for CN=cn carrying the DNS subjectAltNames of
+ * the NULL-terminated list sans (no extension when NULL), valid for an
+ * hour (caller frees). */
+X509 *mc_test_cert_with_names(EVP_PKEY *key, const char *cn,
+			      const char *const *sans);
+/* Writes a new P-256 key as dir/<base>.key and its certificate from
+ * mc_test_cert_with_names() as dir/<base>.pem; returns the certificate
+ * (caller frees). */
+X509 *mc_test_write_named_pair(const char *dir, const char *base,
+			       const char *cn, const char *const *sans);
+
 /* The environment variable name, or NULL when it is unset or empty. */
 const char *mc_test_getenv(const char *name);
 
