@@ -34,6 +34,8 @@ struct mc_service_def {
 	/* Called once everything is up, before "ready"; may be NULL.
 	 * Returns 0, or -1 to stop the daemon. */
 	int (*start)(struct mc_service *service);
+	/* Called at shutdown once the loops and the workers have stopped;
+	 * may be NULL. */
 	void (*stop)(struct mc_service *service);
 };
 

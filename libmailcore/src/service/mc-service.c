@@ -92,6 +92,28 @@ static int setup_log(struct mc_service *svc)
 	return 0;
 }
 
+/* Loads the per-domain certificates of [tls] sni_dir into svc->tls, which
+ * they need as the default. */
+static int setup_sni(struct mc_service *svc, const struct mc_tls_settings *set,
+		     struct mc_error *err)
+{
+	const char *dir = mc_config_str(svc->config, "tls", "sni_dir");
+	if (*dir == '\0')
+		return 0;
+	if (svc->tls == NULL) {
+		mc_error_set(err, MC_ERR_INVALID,
+			     "[tls] sni_dir needs a default certificate: set "
+			     "[tls] cert and key");
+		return -1;
+	}
+	int n = mc_tls_sni_load(svc->tls, set, dir, err);
+	if (n < 0)
+		return -1;
+	mc_log_info("loaded %d SNI certificate%s from %s", n, n == 1 ? "" : "s",
+		    dir);
+	return 0;
+}
+
 /* The daemon's TLS context: its own tls_cert/tls_key, else [tls]. NULL
  * without error when no certificate is configured. */
 static int setup_tls(struct mc_service *svc, struct mc_error *err)
@@ -110,9 +132,9 @@ static int setup_tls(struct mc_service *svc, struct mc_error *err)
 		set.key_file = mc_config_str(cfg, "tls", "key");
 	}
 	if (*set.cert_file == '\0')
-		return 0;
+		return setup_sni(svc, &set, err);
 	svc->tls = mc_tls_server_ctx_create(&set, err);
-	return svc->tls != NULL ? 0 : -1;
+	return svc->tls != NULL ? setup_sni(svc, &set, err) : -1;
 }
 
 /* Opens every address of one listener key. */
@@ -372,9 +394,9 @@ static int parse_args(struct mc_service *svc, int argc, char **argv,
 /* Releases everything start() made. */
 static void teardown(struct mc_service *svc)
 {
+	mc_workers_destroy(&svc->workers); /* runs what is queued */
 	if (svc->def->stop != NULL && svc->server != NULL)
 		svc->def->stop(svc);
-	mc_workers_destroy(&svc->workers);
 	mc_server_destroy(&svc->server);
 	if (svc->tls != NULL)
 		SSL_CTX_free(svc->tls);

@@ -1,0 +1,99 @@
+/* mc-store: the message store's metadata in PostgreSQL, on top of the
+ * content blobs of mc-blob. A delivery is one transaction: the message
+ * row (one per content per tenant, refcounted), a row per mailbox with
+ * its UID and MODSEQ, user and domain quota usage, and the outbound queue
+ * entry for remote recipients, all committed together or not at all.
+ * Default mailboxes (INBOX, Drafts, Sent, Trash, Junk, Archive with their
+ * special use) are created on first use. New mail is announced on Redis
+ * for IMAP IDLE and webmail push on every node. */
+#ifndef MC_STORE_H
+#define MC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct mc_error;
+struct mc_message_info;
+struct mc_pg;
+struct mc_redis;
+
+/* Redis pub/sub channel of a user's mailboxes: "mc:mbox:TENANT:USER";
+ * messages are "new MAILBOX_ID UID MODSEQ". */
+#define MC_STORE_CHANNEL_FMT "mc:mbox:%lld:%lld"
+
+/* The system flags as stored (mailbox_messages.flags bits). */
+#define MC_STORE_FLAG_SEEN     0x01u
+#define MC_STORE_FLAG_ANSWERED 0x02u
+#define MC_STORE_FLAG_FLAGGED  0x04u
+#define MC_STORE_FLAG_DELETED  0x08u
+#define MC_STORE_FLAG_DRAFT    0x10u
+
+/* A local recipient: a user's mailbox. */
+struct mc_store_local {
+	int64_t tenant_id, user_id, domain_id;
+	const char *address; /* for logs and DSNs */
+	const char *mailbox; /* NULL = INBOX */
+	unsigned flags;	     /* MC_STORE_FLAG_* */
+};
+
+/* A remote recipient for the outbound queue, queued under tenant_id. */
+struct mc_store_remote {
+	int64_t tenant_id;
+	const char *address;
+	const char *orcpt; /* "rfc822;x@y" or NULL */
+	unsigned notify;   /* MC_SMTP_NOTIFY_* bits */
+};
+
+/* What is being delivered. The blob named sha256 must already be
+ * durable. */
+struct mc_store_delivery {
+	const char *sha256;
+	const struct mc_message_info *info;
+	time_t internal_date; /* 0 = now */
+	const struct mc_store_local *local;
+	size_t local_count;
+	const struct mc_store_remote *remote;
+	size_t remote_count;
+	/* The envelope kept with queue entries. */
+	const char *queue_id;
+	const char *sender; /* "" = null reverse-path */
+	const char *envid, *ret; /* NULL, or "full"/"hdrs" */
+	const char *auth_user, *client_ip;
+};
+
+enum mc_store_local_status {
+	MC_STORE_DELIVERED = 0,
+	MC_STORE_OVER_QUOTA,	    /* the user's quota */
+	MC_STORE_OVER_DOMAIN_QUOTA, /* the domain's quota */
+	MC_STORE_NO_MAILBOX,	    /* the user is gone */
+};
+
+/* Per local recipient, in the order given. */
+struct mc_store_local_result {
+	enum mc_store_local_status status;
+	int64_t mailbox_id, uid, modseq;
+};
+
+/* Delivers in one transaction. When no local recipient could take the
+ * message and there are no remote ones, nothing is committed and
+ * *committed_r is false; otherwise the delivered rows and the queue entry
+ * are committed, and local recipients that failed (quota) are queued as
+ * 'failed' recipients for a DSN (unless the sender is null). results
+ * (local_count entries) is filled either way. 0, or -1 with err
+ * (MC_ERR_TEMPORARY when the database is unavailable: nothing stored). */
+int mc_store_deliver(struct mc_pg *pg, const struct mc_store_delivery *d,
+		     struct mc_store_local_result *results, bool *committed_r,
+		     struct mc_error *err);
+
+/* Publishes a "new" notification per delivered recipient. Best effort:
+ * the mail is stored whatever Redis says. */
+void mc_store_notify(struct mc_redis *redis, const struct mc_store_delivery *d,
+		     const struct mc_store_local_result *results);
+
+/* Creates the default mailboxes the user lacks. 0 or -1. */
+int mc_store_create_default_mailboxes(struct mc_pg *pg, int64_t tenant_id,
+				      int64_t user_id, struct mc_error *err);
+
+#endif
