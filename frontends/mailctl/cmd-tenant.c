@@ -18,6 +18,7 @@ static int tenant_add(struct mailctl *ctl, int argc, char **argv)
 	if (mc_tenant_add(ctl->pg, argv[1], &err) < 0)
 		return mailctl_fail(&err);
 	printf("tenant %s added\n", argv[1]);
+	mailctl_changed(ctl);
 	return 0;
 }
 
@@ -46,6 +47,7 @@ static int domain_add(struct mailctl *ctl, int argc, char **argv)
 	if (mc_domain_add(ctl->pg, argv[optind], tenant, &err) < 0)
 		return mailctl_fail(&err);
 	printf("domain %s added to tenant %s\n", argv[optind], tenant);
+	mailctl_changed(ctl);
 	return 0;
 }
 

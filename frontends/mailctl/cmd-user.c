@@ -50,10 +50,12 @@ static int with_password(struct mailctl *ctl, const struct mailctl_cmd *cmd,
 			mc_config_str(ctl->config, "auth", "password_scheme"),
 			&scheme);
 		hash = mc_password_hash(password, scheme, &err);
-		if (hash == NULL || fn(ctl->pg, argv[optind], hash, &err) < 0)
+		if (hash == NULL || fn(ctl->pg, argv[optind], hash, &err) < 0) {
 			rc = mailctl_fail(&err);
-		else
+		} else {
 			printf("user %s %s\n", argv[optind], done);
+			mailctl_changed(ctl);
+		}
 	}
 	mc_secure_zero(password, strlen(password));
 	free(password);
@@ -120,6 +122,7 @@ static int alias_add(struct mailctl *ctl, int argc, char **argv)
 			 (size_t)argc - 2, &err) < 0)
 		return mailctl_fail(&err);
 	printf("alias %s added (%d targets)\n", argv[1], argc - 2);
+	mailctl_changed(ctl);
 	return 0;
 }
 

@@ -10,16 +10,22 @@
 #include <unistd.h>
 
 #include "mailcore/mc-config.h"
+#include "mailcore/mc-directory.h"
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
+#include "mailcore/mc-redis.h"
 #include "mailcore/mc-service.h"
+#include "mailcore/mc-str.h"
 #include "mailctl.h"
 
 #define PASSWORD_MAX 1024
 
 static const struct mailctl_cmd *const tables[] = {
-	mailctl_db_cmds, mailctl_tenant_cmds, mailctl_user_cmds, NULL};
+	mailctl_db_cmds,      mailctl_tenant_cmds,
+	mailctl_domain_cmds,  mailctl_user_cmds,
+	mailctl_mailbox_cmds, mailctl_alias_cmds,
+	mailctl_network_cmds, NULL};
 
 /* Prints the list of commands. */
 static void print_help(FILE *out)
@@ -107,6 +113,62 @@ char *mailctl_read_password(const char *given, bool from_stdin)
 	return line;
 }
 
+void mailctl_changed(struct mailctl *ctl)
+{
+	struct mc_error err = {0};
+	struct mc_redis *redis = mc_service_redis_from_config(ctl->config);
+	if (mc_directory_invalidate(redis, &err) < 0)
+		fprintf(stderr,
+			"mailctl: warning: directory cache not invalidated: "
+			"%s; cached lookups expire within [directory] "
+			"cache_ttl\n",
+			err.msg);
+	mc_redis_destroy(&redis);
+}
+
+int mailctl_parse_size(const struct mailctl_cmd *cmd, const char *option,
+		       const char *value, int64_t *bytes_r)
+{
+	uint64_t v;
+	if (!mc_str_parse_size(value, &v) || v > INT64_MAX)
+		return mailctl_usage(cmd,
+				     "bad size \"%s\" for --%s: use e.g. 10M, "
+				     "1G or 0 (unlimited)",
+				     value, option);
+	*bytes_r = (int64_t)v;
+	return 0;
+}
+
+int mailctl_parse_yes_no(const struct mailctl_cmd *cmd, const char *option,
+			 const char *value, int *flag_r)
+{
+	if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+		return mailctl_usage(cmd,
+				     "bad value \"%s\" for --%s: use yes "
+				     "or no",
+				     value, option);
+	*flag_r = strcmp(value, "yes") == 0;
+	return 0;
+}
+
+int mailctl_parse_list(struct mailctl *ctl, const struct mailctl_cmd *cmd,
+		       const char *option, const char *value,
+		       const char *const **items_r, size_t *count_r)
+{
+	*items_r = NULL;
+	*count_r = 0;
+	if (strcmp(value, "none") == 0)
+		return 0;
+	char **items = mc_str_split(ctl->pool, value, ",", count_r);
+	if (*count_r == 0)
+		return mailctl_usage(cmd,
+				     "bad value \"%s\" for --%s: use "
+				     "ADDR[,ADDR...] or none",
+				     value, option);
+	*items_r = (const char *const *)items;
+	return 0;
+}
+
 /* The command named by group and verb, or NULL. */
 static const struct mailctl_cmd *find_cmd(const char *group, const char *verb)
 {
@@ -157,11 +219,13 @@ static int run(struct mailctl *ctl, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	char *default_path = default_config_path();
-	struct mailctl ctl = {.config_path = default_path};
+	struct mailctl ctl = {.config_path = default_path,
+			      .pool = mc_pool_create("mailctl", 0)};
 	mc_log_init("mailctl", MC_LOG_WARNING, MC_LOG_PLAIN, -1);
 	int rc = run(&ctl, argc, argv);
 	mc_pg_destroy(&ctl.pg);
 	mc_config_destroy(&ctl.config);
+	mc_pool_destroy(&ctl.pool);
 	free(default_path);
 	return rc;
 }

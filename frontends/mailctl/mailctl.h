@@ -4,6 +4,8 @@
 #define MAILCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "mailcore/mc-error.h"
 
@@ -14,11 +16,13 @@
 
 struct mc_config;
 struct mc_pg;
+struct mc_pool;
 
 struct mailctl {
 	const char *config_path;
 	struct mc_config *config;
 	struct mc_pg *pg;
+	struct mc_pool *pool; /* for the command's lifetime */
 };
 
 struct mailctl_cmd {
@@ -30,6 +34,10 @@ struct mailctl_cmd {
 extern const struct mailctl_cmd mailctl_db_cmds[];
 extern const struct mailctl_cmd mailctl_tenant_cmds[];
 extern const struct mailctl_cmd mailctl_user_cmds[];
+extern const struct mailctl_cmd mailctl_domain_cmds[];
+extern const struct mailctl_cmd mailctl_mailbox_cmds[];
+extern const struct mailctl_cmd mailctl_alias_cmds[];
+extern const struct mailctl_cmd mailctl_network_cmds[];
 
 /* Prints "mailctl: msg" to stderr and returns the exit code. */
 int mailctl_usage(const struct mailctl_cmd *cmd, const char *fmt, ...)
@@ -41,5 +49,20 @@ int mailctl_connect(struct mailctl *ctl);
 /* Reads a password: from --password, or one line of stdin. Returns a
  * malloc()ed copy, NULL (message printed) when none or too long. */
 char *mailctl_read_password(const char *given, bool from_stdin);
+/* After a successful change: makes the directory cache stale through
+ * Redis; if Redis is unreachable, prints one warning line (never fails). */
+void mailctl_changed(struct mailctl *ctl);
+
+/* Option value parsers: 0, or EXIT_USAGE with the message printed. */
+/* A size ("10M", "1G", "0" = unlimited) into *bytes_r. */
+int mailctl_parse_size(const struct mailctl_cmd *cmd, const char *option,
+		       const char *value, int64_t *bytes_r);
+/* "yes" or "no" into *flag_r (1 or 0). */
+int mailctl_parse_yes_no(const struct mailctl_cmd *cmd, const char *option,
+			 const char *value, int *flag_r);
+/* "ADDR[,ADDR...]" into an array from ctl->pool, or "none" (count 0). */
+int mailctl_parse_list(struct mailctl *ctl, const struct mailctl_cmd *cmd,
+		       const char *option, const char *value,
+		       const char *const **items_r, size_t *count_r);
 
 #endif

@@ -1,7 +1,10 @@
 /* mc-tenants-names: syntax of tenant names, domains, local parts and
  * addresses as mailcore stores them (lower case, ASCII; IDN comes later as
- * A-labels). */
+ * A-labels), and of the dates and networks mailctl takes. */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mailcore/mc-error.h"
@@ -108,4 +111,92 @@ int mc_tenants_split_address(const char *address, bool strict, char *local_r,
 		return -1;
 	}
 	return 0;
+}
+
+/* Whether s is exactly n digits; their value in *v. */
+static bool digits(const char *s, size_t n, int *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
+bool mc_tenants_valid_date(const char *date)
+{
+	static const int days[] = {31, 29, 31, 30, 31, 30,
+				   31, 31, 30, 31, 30, 31};
+	int y, m, d;
+	if (strlen(date) != 10 || date[4] != '-' || date[7] != '-' ||
+	    !digits(date, 4, &y) || !digits(date + 5, 2, &m) ||
+	    !digits(date + 8, 2, &d) || y < 1970 || m < 1 || m > 12 || d < 1 ||
+	    d > days[m - 1])
+		return false;
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m != 2 || d < 29 || leap;
+}
+
+/* Whether the bits of addr (len bytes) past the first prefix are 0. */
+static bool host_bits_clear(const unsigned char *addr, size_t len,
+			    unsigned prefix)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned keep = prefix >= 8 * (i + 1) ? 8
+				: prefix > 8 * i      ? prefix - 8 * i
+						      : 0;
+		unsigned char mask = (unsigned char)(0xff >> keep);
+		if ((addr[i] & mask) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Parses "/LEN" (or "" for max) into *prefix_r. */
+static bool parse_prefix(const char *s, unsigned max, unsigned *prefix_r)
+{
+	if (*s == '\0') {
+		*prefix_r = max;
+		return true;
+	}
+	char *end;
+	if (s[0] != '/' || !isdigit((unsigned char)s[1]) || strlen(s) > 4)
+		return false;
+	unsigned long v = strtoul(s + 1, &end, 10);
+	if (*end != '\0' || v > max)
+		return false;
+	*prefix_r = (unsigned)v;
+	return true;
+}
+
+int mc_tenants_parse_cidr(const char *cidr, char *out, struct mc_error *err)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned char addr[16];
+	const char *slash = strchr(cidr, '/');
+	size_t hlen = slash != NULL ? (size_t)(slash - cidr) : strlen(cidr);
+	int family = memchr(cidr, ':', hlen) != NULL ? AF_INET6 : AF_INET;
+	unsigned max = family == AF_INET6 ? 128 : 32, prefix;
+	if (hlen == 0 || hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, cidr, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(family, host, addr) != 1 ||
+	    !parse_prefix(cidr + hlen, max, &prefix))
+		goto bad;
+	if (!host_bits_clear(addr, max / 8, prefix)) {
+		mc_error_set(err, MC_ERR_INVALID,
+			     "bad network \"%s\": host bits set past /%u", cidr,
+			     prefix);
+		return -1;
+	}
+	inet_ntop(family, addr, host, sizeof(host));
+	snprintf(out, MC_CIDR_MAX, "%s/%u", host, prefix);
+	return 0;
+bad:
+	mc_error_set(err, MC_ERR_INVALID,
+		     "bad network \"%s\": expected ADDRESS/PREFIX", cidr);
+	return -1;
 }

@@ -95,27 +95,35 @@ int mc_domain_add(struct mc_pg *pg, const char *domain, const char *tenant,
 	return 0;
 }
 
-/* Locks the address's domain row; fills tenant and domain ids. */
+/* Locks the address's domain row; fills tenant and domain ids. A domain
+ * alias holds no addresses of its own (MC_ERR_INVALID). */
 static int lock_domain(struct mc_pg *pg, const struct address *a,
 		       char *tenant_id, char *domain_id, struct mc_error *err)
 {
 	const char *params[] = {a->domain};
 	PGresult *res = mc_pg_query(pg,
-				    "SELECT tenant_id, id FROM domains "
-				    "WHERE name = $1 FOR UPDATE",
+				    "SELECT d.tenant_id, d.id, t.name FROM "
+				    "domains d LEFT JOIN domains t ON t.id = "
+				    "d.alias_for WHERE d.name = $1 "
+				    "FOR UPDATE OF d",
 				    1, params, err);
 	if (res == NULL)
 		return -1;
 	int found = PQntuples(res) > 0;
+	bool alias = found && !PQgetisnull(res, 0, 2);
 	if (found) {
 		snprintf(tenant_id, 24, "%s", PQgetvalue(res, 0, 0));
 		snprintf(domain_id, 24, "%s", PQgetvalue(res, 0, 1));
 	}
+	if (alias)
+		mc_error_set(err, MC_ERR_INVALID,
+			     "%s is an alias of %s: add it there", a->domain,
+			     PQgetvalue(res, 0, 2));
 	PQclear(res);
 	if (!found)
 		mc_error_set(err, MC_ERR_NOTFOUND, "domain %s does not exist",
 			     a->domain);
-	return found ? 0 : -1;
+	return found && !alias ? 0 : -1;
 }
 
 /* Fails with MC_ERR_EXISTS when the local part is already used in the
@@ -153,7 +161,9 @@ static int user_add_txn(struct mc_pg *pg, void *ctx, struct mc_error *err)
 	const char *params[] = {tenant_id, domain_id, u->addr.local, u->hash};
 	if (mc_pg_exec(pg,
 		       "INSERT INTO users (tenant_id, domain_id, local_part, "
-		       "password_hash) VALUES ($1, $2, $3, $4)",
+		       "password_hash, quota_bytes) SELECT $1::bigint, "
+		       "$2::bigint, "
+		       "$3, $4, default_user_quota FROM domains WHERE id = $2",
 		       4, params, err) < 0)
 		return exists_as(err, "user", u->addr.full);
 	return 0;

@@ -1,5 +1,6 @@
 /* test-tenants: the name rules of the tenant model (tenant names, domains,
- * local parts, address splitting and normalisation). */
+ * local parts, address splitting and normalisation) and the syntax of the
+ * dates and relay networks mailctl takes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,75 @@ static void test_split(void **state)
 		-1);
 }
 
+/* Dates: YYYY-MM-DD, real calendar days, leap years. */
+static void test_dates(void **state)
+{
+	(void)state;
+	static const struct name_case cases[] = {
+		{"2031-02-28", true},  {"2024-02-29", true},
+		{"2000-02-29", true},  {"1999-12-31", true},
+		{"2023-02-29", false}, {"1900-02-29", false},
+		{"2031-02-30", false}, {"2031-04-31", false},
+		{"2031-13-01", false}, {"2031-00-10", false},
+		{"2031-01-00", false}, {"2031-1-01", false},
+		{"2031/01/01", false}, {"2031-01-011", false},
+		{"never", false},      {"", false},
+		{"2031-01-0a", false}, {" 031-01-01", false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(mc_tenants_valid_date(cases[i].s),
+				 cases[i].ok);
+}
+
+struct cidr_case {
+	const char *in, *out; /* out NULL: refused */
+};
+
+/* Networks: v4 and v6, bare hosts, normalised output, host bits. */
+static void test_cidr(void **state)
+{
+	(void)state;
+	static const struct cidr_case cases[] = {
+		{"192.0.2.0/24", "192.0.2.0/24"},
+		{"10.0.0.0/8", "10.0.0.0/8"},
+		{"0.0.0.0/0", "0.0.0.0/0"},
+		{"198.51.100.7", "198.51.100.7/32"},
+		{"198.51.100.7/32", "198.51.100.7/32"},
+		{"192.0.2.128/25", "192.0.2.128/25"},
+		{"2001:DB8::/32", "2001:db8::/32"},
+		{"2001:db8:0:0::/64", "2001:db8::/64"},
+		{"::1", "::1/128"},
+		{"::/0", "::/0"},
+		{"192.0.2.1/24", NULL},
+		{"192.0.2.129/25", NULL},
+		{"10.0.0.0/33", NULL},
+		{"10.0.0.0/", NULL},
+		{"10.0.0.0/-1", NULL},
+		{"10.0.0.0/8/8", NULL},
+		{"10.0.0.0/ 8", NULL},
+		{"10.0.0", NULL},
+		{"example.com", NULL},
+		{"", NULL},
+		{"/8", NULL},
+		{"2001:db8::1/32", NULL},
+		{"::/129", NULL},
+		{"10.0.0.0/08x", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[MC_CIDR_MAX];
+		struct mc_error err = {0};
+		int r = mc_tenants_parse_cidr(cases[i].in, out, &err);
+		if (cases[i].out != NULL) {
+			assert_int_equal(r, 0);
+			assert_string_equal(out, cases[i].out);
+		} else {
+			assert_int_equal(r, -1);
+			assert_int_equal(err.cls, MC_ERR_INVALID);
+			assert_non_null(strstr(err.msg, "bad network"));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +196,8 @@ int main(void)
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_local_parts),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_cidr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

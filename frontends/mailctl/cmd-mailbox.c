@@ -1,0 +1,150 @@
+/* mailctl user set, user show, sendas add, sendas remove: a mailbox's
+ * settings (status, quota, display name, forwards) and the addresses its
+ * user may send as. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "mailcore/mc-tenants.h"
+#include "mailctl.h"
+
+enum { USER_SET, USER_SHOW, SENDAS_ADD, SENDAS_REMOVE };
+
+static const struct option set_opts[] = {
+	{"status", required_argument, NULL, 's'},
+	{"quota", required_argument, NULL, 'q'},
+	{"display-name", required_argument, NULL, 'n'},
+	{"forward", required_argument, NULL, 'f'},
+	{"keep-copy", required_argument, NULL, 'k'},
+	{0}};
+
+/* Applies one option of user set to ch; 0 or EXIT_USAGE. */
+static int set_option(struct mailctl *ctl, int opt, const char *arg,
+		      struct mc_user_changes *ch)
+{
+	const struct mailctl_cmd *cmd = &mailctl_mailbox_cmds[USER_SET];
+	switch (opt) {
+	case 's':
+		ch->status = arg;
+		return 0;
+	case 'q':
+		return mailctl_parse_size(cmd, "quota", arg, &ch->quota);
+	case 'n':
+		ch->display_name = arg;
+		return 0;
+	case 'f':
+		ch->set_forward = true;
+		return mailctl_parse_list(ctl, cmd, "forward", arg,
+					  &ch->forward, &ch->forward_count);
+	case 'k':
+		return mailctl_parse_yes_no(cmd, "keep-copy", arg,
+					    &ch->keep_copy);
+	default:
+		return mailctl_usage(cmd, "unknown option or missing value");
+	}
+}
+
+/* user set ADDRESS [--status S] [--quota SIZE] [--display-name NAME]
+ * [--forward ADDR,...|none] [--keep-copy yes|no] */
+static int user_set(struct mailctl *ctl, int argc, char **argv)
+{
+	const struct mailctl_cmd *cmd = &mailctl_mailbox_cmds[USER_SET];
+	struct mc_user_changes ch;
+	mc_user_changes_init(&ch);
+	int opt, rc, changes = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", set_opts, NULL)) != -1) {
+		if ((rc = set_option(ctl, opt, optarg, &ch)) != 0)
+			return rc;
+		changes++;
+	}
+	if (optind != argc - 1)
+		return mailctl_usage(cmd, "expected one address");
+	if (changes == 0)
+		return mailctl_usage(cmd, "nothing to change");
+	if ((rc = mailctl_connect(ctl)) != 0)
+		return rc;
+	struct mc_error err = {0};
+	if (mc_user_set(ctl->pg, argv[optind], &ch, &err) < 0)
+		return mailctl_fail(&err);
+	printf("user %s updated\n", argv[optind]);
+	mailctl_changed(ctl);
+	return 0;
+}
+
+/* Prints a user as "key: value" lines. */
+static void print_user(const struct mc_user_details *u, void *ctx)
+{
+	(void)ctx;
+	printf("address: %s\ndisplay_name: %s\nstatus: %s\nquota: %lld\n"
+	       "used: %lld\n",
+	       u->address, u->display_name, u->status, (long long)u->quota,
+	       (long long)u->used);
+	printf("forward: %s\nkeep_copy: %s\nsend_as: %s\ncreated: %s\n",
+	       u->forward != NULL ? u->forward : "-",
+	       u->keep_copy ? "yes" : "no",
+	       u->send_as != NULL ? u->send_as : "-", u->created_at);
+}
+
+/* user show ADDRESS */
+static int user_show(struct mailctl *ctl, int argc, char **argv)
+{
+	if (argc != 2)
+		return mailctl_usage(&mailctl_mailbox_cmds[USER_SHOW],
+				     "expected one address");
+	int rc = mailctl_connect(ctl);
+	if (rc != 0)
+		return rc;
+	struct mc_error err = {0};
+	if (mc_user_get(ctl->pg, argv[1], print_user, NULL, &err) < 0)
+		return mailctl_fail(&err);
+	return 0;
+}
+
+typedef int send_as_fn(struct mc_pg *pg, const char *user, const char *address,
+		       struct mc_error *err);
+
+/* sendas add|remove USER ADDRESS|@DOMAIN */
+static int send_as(struct mailctl *ctl, int argc, char **argv, int which,
+		   send_as_fn *fn, const char *done)
+{
+	if (argc != 3)
+		return mailctl_usage(&mailctl_mailbox_cmds[which],
+				     "expected a user and an address or "
+				     "@domain");
+	int rc = mailctl_connect(ctl);
+	if (rc != 0)
+		return rc;
+	struct mc_error err = {0};
+	if (fn(ctl->pg, argv[1], argv[2], &err) < 0)
+		return mailctl_fail(&err);
+	printf("%s %s %s\n", argv[1], done, argv[2]);
+	mailctl_changed(ctl);
+	return 0;
+}
+
+/* sendas add USER ADDRESS|@DOMAIN */
+static int sendas_add(struct mailctl *ctl, int argc, char **argv)
+{
+	return send_as(ctl, argc, argv, SENDAS_ADD, mc_send_as_add,
+		       "may now send as");
+}
+
+/* sendas remove USER ADDRESS|@DOMAIN */
+static int sendas_remove(struct mailctl *ctl, int argc, char **argv)
+{
+	return send_as(ctl, argc, argv, SENDAS_REMOVE, mc_send_as_remove,
+		       "may no longer send as");
+}
+
+const struct mailctl_cmd mailctl_mailbox_cmds[] = {
+	[USER_SET] = {"user", "set",
+		      "ADDRESS [--status active|frozen] [--quota SIZE] "
+		      "[--display-name NAME] [--forward ADDR[,ADDR...]|none] "
+		      "[--keep-copy yes|no]",
+		      user_set},
+	[USER_SHOW] = {"user", "show", "ADDRESS", user_show},
+	[SENDAS_ADD] = {"sendas", "add", "USER ADDRESS|@DOMAIN", sendas_add},
+	[SENDAS_REMOVE] = {"sendas", "remove", "USER ADDRESS|@DOMAIN",
+			   sendas_remove},
+	{0},
+};
