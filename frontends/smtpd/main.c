@@ -1,23 +1,107 @@
-/* mc-smtpd: edge SMTP for every tenant domain: MX, submission (STARTTLS)
- * and submissions (implicit TLS). Until the SMTP protocol lands, each
- * connection is told the service is not available yet (421 4.3.2). */
-#include "mailcore/mc-config.h"
-#include "mailcore/mc-service.h"
+/* mc-smtpd: edge SMTP for every tenant domain: MX (mail from anywhere for
+ * our domains), submission (STARTTLS, AUTH required) and submissions
+ * (implicit TLS). Mail is accepted only once it is durable in the store;
+ * remote recipients go to the outbound queue. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-/* Greets a connection with a temporary refusal and closes it. */
+#include "mailcore/mc-config.h"
+#include "smtpd.h"
+
+static struct smtpd smtpd_ctx;
+
+/* Parses a network key (already checked by mc-config). */
+static size_t nets(const struct mc_config *cfg, const char *key,
+		   struct mc_cidr *list)
+{
+	int n = mc_cidr_list_parse(mc_config_str(cfg, "smtpd", key), list,
+				   MC_ADDR_NETS_MAX, NULL);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The host name for greetings: [server] hostname or the system's. */
+static const char *hostname(const struct mc_config *cfg)
+{
+	static char host[256];
+	const char *h = mc_config_str(cfg, "server", "hostname");
+	if (*h != '\0')
+		return h;
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	return host;
+}
+
+/* Opens the blob store: [store] blob_dir, else STATE_DIR/blobs. */
+static struct mc_blob_store *open_blobs(const struct mc_config *cfg)
+{
+	const char *dir = mc_config_str(cfg, "store", "blob_dir");
+	char *path = *dir != '\0'
+			     ? mc_strdup(dir)
+			     : mc_asprintf("%s/blobs",
+					   mc_config_str(cfg, "server",
+							 "state_dir"));
+	struct mc_error err = {0};
+	struct mc_blob_store *b = mc_blob_store_fs_create(
+		path, mc_config_bool(cfg, "store", "fsync"), &err);
+	if (b == NULL)
+		mc_log_error("blob store: %s", err.msg);
+	free(path);
+	return b;
+}
+
+/* Reads the settings of [smtpd] and friends. */
+static void load_settings(struct smtpd *d, const struct mc_config *cfg)
+{
+	d->hostname = hostname(cfg);
+	d->postmaster = mc_config_str(cfg, "smtpd", "postmaster");
+	d->max_message_size = mc_config_size(cfg, "smtpd", "max_message_size");
+	d->max_recipients =
+		(unsigned)mc_config_int(cfg, "smtpd", "max_recipients");
+	d->max_errors = (unsigned)mc_config_int(cfg, "smtpd", "max_errors");
+	d->max_hops = (unsigned)mc_config_int(cfg, "smtpd", "max_hops");
+	d->command_timeout_ms = (unsigned)mc_config_duration_ms(
+		cfg, "smtpd", "command_timeout");
+	d->data_timeout_ms =
+		(unsigned)mc_config_duration_ms(cfg, "smtpd", "data_timeout");
+	d->vrfy = mc_config_bool(cfg, "smtpd", "vrfy");
+	d->relay_nets_count = nets(cfg, "relay_networks", d->relay_nets);
+	d->plain_auth_nets_count =
+		nets(cfg, "plaintext_auth_networks", d->plain_auth_nets);
+	d->dir.cache_ttl_s = (unsigned)(mc_config_duration_ms(
+						cfg, "directory", "cache_ttl") /
+					1000);
+	d->msg.max_text = mc_config_size(cfg, "store", "max_search_text");
+}
+
+/* After the databases are up: settings, TLS and the blob store. */
+static int smtpd_start(struct mc_service *service)
+{
+	struct smtpd *d = &smtpd_ctx;
+	const struct mc_config *cfg = mc_service_config(service);
+	d->service = service;
+	d->tls = mc_service_tls(service);
+	load_settings(d, cfg);
+	d->blobs = open_blobs(cfg);
+	if (d->blobs == NULL)
+		return -1;
+	mc_service_set_context(service, d);
+	return 0;
+}
+
+/* At shutdown, once the loops and workers are gone. */
+static void smtpd_stop(struct mc_service *service)
+{
+	(void)service;
+	mc_blob_store_destroy(&smtpd_ctx.blobs);
+}
+
+/* Accepts a connection; the service context is ours once started. */
 static void smtpd_accept(struct mc_loop *loop, struct bufferevent *bev,
 			 const struct mc_conn_info *info, void *ctx)
 {
-	(void)loop;
-	(void)info;
-	const char *host =
-		mc_config_str(mc_service_config(ctx), "server", "hostname");
-	char line[512];
-	snprintf(line, sizeof(line),
-		 "421 4.3.2 %s mailcore SMTP service not available yet",
-		 *host != '\0' ? host : "localhost");
-	mc_service_reply_and_close(bev, line);
+	session_accept(loop, bev, info, ctx);
 }
 
 static const struct mc_service_listener listeners[] = {
@@ -33,6 +117,8 @@ static const struct mc_service_def smtpd = {
 	.listeners = listeners,
 	.needs_db = true,
 	.needs_redis = true,
+	.start = smtpd_start,
+	.stop = smtpd_stop,
 };
 
 int main(int argc, char **argv)

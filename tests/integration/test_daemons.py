@@ -15,8 +15,8 @@ import pytest
 import ports
 
 GREETINGS = {
-    "mc-smtpd": [("smtp", b"421 4.3.2 "), ("submission", b"421 4.3.2 "),
-                 ("submissions", b"421 4.3.2 ")],
+    "mc-smtpd": [("smtp", b"220 "), ("submission", b"220 "),
+                 ("submissions", b"220 ")],
     "mc-imapd": [("imap", b"* BYE [UNAVAILABLE] "), ("imaps", b"* BYE [UNAVAILABLE] ")],
     "mc-pop3d": [("pop3", b"-ERR [SYS/TEMP] "), ("pop3s", b"-ERR [SYS/TEMP] ")],
 }

@@ -1,0 +1,105 @@
+/* cmd-auth: AUTH PLAIN / LOGIN (RFC 4954) against the directory. The
+ * password check (yescrypt: deliberately slow) runs on a worker; a wrong
+ * password is answered after a pause so guessing stays slow even from
+ * many connections. An outage is 454 4.7.0, never a wrong-password 535. */
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mailcore/mc-password.h"
+#include "smtpd.h"
+
+#define FAIL_DELAY_MS 1000
+
+struct auth_job {
+	struct mc_pool *pool; /* secure: holds the password */
+	const char *authcid, *authzid, *password;
+	/* results */
+	int verdict; /* 1 ok, 0 bad credentials, -1 temporary */
+	struct mc_directory_login login;
+	struct mc_error err;
+};
+
+/* Worker: look the login up and verify the password. */
+static void auth_work(struct mc_worker *worker, void *ctx)
+{
+	struct auth_job *j = ctx;
+	struct mc_pg *pg = mc_service_worker_pg(worker);
+	if (j->authzid[0] != '\0' && strcasecmp(j->authzid, j->authcid) != 0) {
+		j->verdict = 0; /* no proxy authorization */
+		return;
+	}
+	int found = mc_directory_login(pg, j->pool, j->authcid, &j->login,
+				       &j->err);
+	if (found <= 0) {
+		j->verdict = found < 0 && mc_error_is_temporary(&j->err) ? -1
+									 : 0;
+		return;
+	}
+	struct mc_error err = {0};
+	j->verdict = mc_password_verify(j->password, j->login.password_hash,
+					&err) == 1;
+}
+
+/* Loop: the delayed 535 after a failed attempt. */
+static void auth_fail_later(evutil_socket_t fd, short what, void *ctx)
+{
+	struct session *s = ctx;
+	(void)fd;
+	(void)what;
+	if (!s->gone) {
+		mc_smtp_server_reply(s->smtp, 535, "5.7.8",
+				     "Authentication credentials invalid");
+		session_pump(s);
+	}
+	session_unref(s);
+}
+
+/* Loop: answer the AUTH command. */
+static void auth_done(struct session *s, void *ctx)
+{
+	struct auth_job *j = ctx;
+	if (s != NULL && j->verdict > 0) {
+		s->user.ok = true;
+		s->user.tenant_id = j->login.tenant_id;
+		s->user.user_id = j->login.user_id;
+		snprintf(s->user.address, sizeof(s->user.address), "%s",
+			 j->login.address);
+		mc_log_ctx_set(&s->log, "user", "%s", j->login.address);
+		mc_logc(&s->log, MC_LOG_INFO, "authenticated");
+		mc_smtp_server_accept(s->smtp);
+		session_pump(s);
+	} else if (s != NULL && j->verdict < 0) {
+		mc_logc(&s->log, MC_LOG_WARNING, "auth lookup failed: %s",
+			j->err.msg);
+		mc_smtp_server_reply(s->smtp, 454, "4.7.0",
+				     "Temporary authentication failure");
+		session_pump(s);
+	} else if (s != NULL) {
+		mc_logc(&s->log, MC_LOG_NOTICE, "authentication failed for %s",
+			j->authcid);
+		struct timeval tv = {.tv_sec = FAIL_DELAY_MS / 1000,
+				     .tv_usec = (FAIL_DELAY_MS % 1000) * 1000};
+		s->refs++;
+		event_base_once(mc_loop_base(s->loop), -1, EV_TIMEOUT,
+				auth_fail_later, s, &tv);
+	}
+	mc_pool_destroy(&j->pool);
+}
+
+void cmd_auth(void *ctx, struct mc_smtp_server *smtp,
+	      const struct mc_smtp_server_auth *auth)
+{
+	struct session *s = ctx;
+	struct mc_pool *pool = mc_pool_create_secure("smtp-auth", 1024);
+	struct auth_job *j = mc_palloc(pool, sizeof(*j));
+	j->pool = pool;
+	j->authcid = mc_pstrdup(pool, auth->authcid);
+	j->authzid = mc_pstrdup(pool, auth->authzid);
+	j->password = mc_pstrndup(pool, auth->password, auth->password_len);
+	if (!job_submit(s, auth_work, auth_done, j)) {
+		mc_pool_destroy(&pool);
+		mc_smtp_server_reply(smtp, 454, "4.7.0",
+				     "Temporary authentication failure");
+	}
+}

@@ -1,0 +1,224 @@
+/* cmd-rcpt: RCPT TO. The directory says where the address leads; then
+ * the relay rules (remote recipients only for authenticated clients,
+ * the provider's relay networks, or a tenant's own networks sending as
+ * that tenant's domains), the quota (452 4.2.2, or 552 5.2.2 where the
+ * domain asks) and the domain's size limit against MAIL SIZE=. A lookup
+ * that cannot be made is 451 4.3.0: never a bounce. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpd.h"
+
+struct rcpt_job {
+	struct rcpt *r;
+	struct smtpd *d;
+	const char *ip, *sender_domain;
+	bool authed, relay_net;
+	int64_t user_tenant;
+	uint64_t size_hint;
+	/* the answer */
+	unsigned code;
+	const char *enh, *text;
+	struct mc_error err;
+};
+
+/* Sets the job's answer. */
+static void answer(struct rcpt_job *j, unsigned code, const char *enh,
+		   const char *text)
+{
+	j->code = code;
+	j->enh = enh;
+	j->text = mc_psprintf(j->r->pool, "<%s>: %s", j->r->address, text);
+}
+
+/* The tenant a relayed message is queued under when the sender's domain
+ * is one of ours, else 0 (the provider). */
+static int64_t sender_tenant(struct mc_pg *pg, const char *domain)
+{
+	int64_t tenant = 0;
+	if (domain != NULL && domain[0] != '\0' &&
+	    mc_directory_local_domain(pg, domain, &tenant, NULL) <= 0)
+		tenant = 0;
+	return tenant;
+}
+
+/* A recipient outside our domains: relay or refuse. -1 on outage. */
+static int decide_remote(struct mc_pg *pg, struct rcpt_job *j)
+{
+	struct rcpt *r = j->r;
+	int64_t tenant = 0;
+	r->remote = true;
+	if (j->authed) {
+		r->queue_tenant = j->user_tenant;
+	} else if (j->relay_net) {
+		r->queue_tenant = sender_tenant(pg, j->sender_domain);
+	} else {
+		int ok = mc_directory_relay_network(pg, j->ip, j->sender_domain,
+						    &tenant, &j->err);
+		if (ok < 0)
+			return -1;
+		if (ok == 0) {
+			r->remote = false;
+			answer(j, 554, "5.7.1", "Relay access denied");
+			return 0;
+		}
+		r->queue_tenant = tenant;
+	}
+	answer(j, 250, "2.1.5", "Recipient OK");
+	return 0;
+}
+
+/* True when mailbox m cannot take size more bytes. */
+static bool over_quota(const struct mc_directory_mailbox *m, uint64_t size)
+{
+	int64_t add = size > 0 ? (int64_t)size : 1;
+	return (m->quota > 0 && m->used + add > m->quota) ||
+	       (m->domain_quota > 0 && m->domain_used + add > m->domain_quota);
+}
+
+/* A local recipient: quota and the domain's size limit. */
+static void decide_local(struct rcpt_job *j)
+{
+	const struct mc_directory_result *res = &j->r->res;
+	size_t full = 0;
+	for (size_t i = 0; i < res->mailboxes_count; i++) {
+		const struct mc_directory_mailbox *m = &res->mailboxes[i];
+		if (m->max_message_size > 0 &&
+		    j->size_hint > (uint64_t)m->max_message_size) {
+			answer(j, 552, "5.3.4",
+			       "Message size exceeds the recipient's limit");
+			return;
+		}
+		full += over_quota(m, j->size_hint);
+	}
+	if (res->external_count == 0 && full == res->mailboxes_count) {
+		bool perm = res->mailboxes[0].quota_permanent;
+		answer(j, perm ? 552 : 452, perm ? "5.2.2" : "4.2.2",
+		       "Mailbox full, over storage quota");
+		return;
+	}
+	answer(j, 250, "2.1.5", "Recipient OK");
+}
+
+/* The reply for a directory status other than OK and NOT_LOCAL. */
+static void decide_refused(struct rcpt_job *j)
+{
+	const struct mc_directory_result *res = &j->r->res;
+	switch (res->status) {
+	case MC_DIR_LOOP:
+		answer(j, 554, "5.4.6", res->text);
+		return;
+	case MC_DIR_UNKNOWN:
+		answer(j, 550, "5.1.1",
+		       "Recipient address rejected: no such user here");
+		return;
+	default:
+		answer(j, 550, "5.2.1", res->text);
+	}
+}
+
+/* Worker: resolve and decide. */
+static void rcpt_work(struct mc_worker *worker, void *ctx)
+{
+	struct rcpt_job *j = ctx;
+	struct mc_pg *pg = mc_service_worker_pg(worker);
+	struct mc_redis *redis = mc_service_worker_redis(worker);
+	int r = mc_directory_resolve(pg, redis, &j->d->dir, j->r->pool,
+				     j->r->address, &j->r->res, &j->err);
+	if (r == 0 && j->r->res.status == MC_DIR_NOT_LOCAL)
+		r = decide_remote(pg, j);
+	else if (r == 0 && j->r->res.status == MC_DIR_OK)
+		decide_local(j);
+	else if (r == 0)
+		decide_refused(j);
+	if (r < 0)
+		answer(j, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+}
+
+/* Loop: answer RCPT, keeping an accepted recipient. */
+static void rcpt_done(struct session *s, void *ctx)
+{
+	struct rcpt_job *j = ctx;
+	struct rcpt *r = j->r;
+	if (s != NULL && j->code == 451)
+		mc_logc(&s->log, MC_LOG_WARNING, "lookup of %s failed: %s",
+			r->address, j->err.msg);
+	else if (s != NULL && j->code >= 400)
+		mc_logc(&s->log, MC_LOG_INFO, "RCPT %s: %u %s %s", r->address,
+			j->code, j->enh, j->text);
+	bool keep = s != NULL && j->code < 300 && s->trans != NULL;
+	if (keep) {
+		*s->trans->rcpts_tail = r;
+		s->trans->rcpts_tail = &r->next;
+		s->trans->rcpts_count++;
+	}
+	if (s != NULL) {
+		mc_smtp_server_reply(s->smtp, j->code, j->enh, j->text);
+		session_pump(s);
+	}
+	if (!keep)
+		mc_pool_destroy(&r->pool);
+	free(j);
+}
+
+/* The address RCPT names: postmaster without a domain goes to the
+ * configured postmaster. NULL when there is none. */
+static const char *rcpt_address(struct session *s,
+				const struct mc_smtp_server_rcpt *rcpt)
+{
+	if (rcpt->to.domain != NULL)
+		return rcpt->to.address;
+	return s->d->postmaster[0] != '\0' ? s->d->postmaster : NULL;
+}
+
+/* A new job for the recipient. */
+static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
+				     const struct mc_smtp_server_rcpt *rcpt)
+{
+	struct mc_pool *pool = mc_pool_create("smtp-rcpt", 2048);
+	struct rcpt *r = mc_palloc(pool, sizeof(*r));
+	r->pool = pool;
+	r->address = mc_pstrdup(pool, address);
+	r->notify = rcpt->notify;
+	if (rcpt->orcpt != NULL)
+		r->orcpt = mc_psprintf(pool, "%s;%s",
+				       rcpt->orcpt_type != NULL
+					       ? rcpt->orcpt_type
+					       : "rfc822",
+				       rcpt->orcpt);
+	struct rcpt_job *j = mc_calloc(1, sizeof(*j));
+	const char *at = strrchr(s->trans->sender, '@');
+	*j = (struct rcpt_job){
+		.r = r,
+		.d = s->d,
+		.ip = mc_pstrdup(pool, s->ip),
+		.sender_domain = mc_pstrdup(pool, at != NULL ? at + 1 : ""),
+		.authed = s->user.ok,
+		.user_tenant = s->user.tenant_id,
+		.relay_net = mc_cidr_list_match(s->d->relay_nets,
+						s->d->relay_nets_count,
+						&s->remote),
+		.size_hint = s->trans->size_hint,
+	};
+	return j;
+}
+
+void cmd_rcpt(void *ctx, struct mc_smtp_server *smtp,
+	      const struct mc_smtp_server_rcpt *rcpt)
+{
+	struct session *s = ctx;
+	const char *address = rcpt_address(s, rcpt);
+	if (address == NULL || s->trans == NULL) {
+		mc_smtp_server_reply(smtp, 550, "5.1.1",
+				     "Recipient address rejected: no such "
+				     "user here");
+		return;
+	}
+	struct rcpt_job *j = rcpt_job_new(s, address, rcpt);
+	if (!job_submit(s, rcpt_work, rcpt_done, j)) {
+		mc_pool_destroy(&j->r->pool);
+		free(j);
+		mc_smtp_server_reply(smtp, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+	}
+}

@@ -1,0 +1,169 @@
+/* deliver: turns a finished transaction into one mc-store delivery: the
+ * mailboxes of every accepted recipient (each user once, however many
+ * addresses led to it) and the remote addresses for the outbound queue,
+ * then the answer the client gets. Runs on a worker. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mailcore/mc-redis.h"
+#include "mailcore/mc-store.h"
+#include "smtpd.h"
+
+/* True when user_id is among the first n locals. */
+static bool has_user(const struct mc_store_local *l, size_t n, int64_t user)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (l[i].user_id == user)
+			return true;
+	}
+	return false;
+}
+
+/* True when address is queued for tenant already. */
+static bool has_remote(const struct mc_store_remote *r, size_t n,
+		       int64_t tenant, const char *address)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].tenant_id == tenant && strcmp(r[i].address, address) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Adds a remote recipient unless present. */
+static void add_remote(struct mc_store_delivery *d, struct mc_store_remote *r,
+		       int64_t tenant, const char *address,
+		       const struct rcpt *from)
+{
+	if (has_remote(r, d->remote_count, tenant, address))
+		return;
+	r[d->remote_count++] = (struct mc_store_remote){
+		.tenant_id = tenant,
+		.address = address,
+		.orcpt = from->orcpt,
+		.notify = from->notify,
+	};
+}
+
+/* Adds what one accepted recipient leads to. */
+static void add_rcpt(struct mc_store_delivery *d, struct mc_store_local *l,
+		     struct mc_store_remote *r, const struct rcpt *rc)
+{
+	if (rc->remote) {
+		add_remote(d, r, rc->queue_tenant, rc->address, rc);
+		return;
+	}
+	for (size_t i = 0; i < rc->res.mailboxes_count; i++) {
+		const struct mc_directory_mailbox *m = &rc->res.mailboxes[i];
+		if (has_user(l, d->local_count, m->user_id))
+			continue;
+		l[d->local_count++] = (struct mc_store_local){
+			.tenant_id = m->tenant_id,
+			.user_id = m->user_id,
+			.domain_id = m->domain_id,
+			.address = m->address,
+		};
+	}
+	for (size_t i = 0; i < rc->res.external_count; i++)
+		add_remote(d, r, rc->res.tenant_id, rc->res.external[i], rc);
+}
+
+/* Sizes the recipient arrays and fills the delivery from t. */
+static void build(struct mc_pool *pool, const struct trans *t,
+		  struct mc_store_delivery *d)
+{
+	size_t locals = 0, remotes = 0;
+	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
+		locals += rc->res.mailboxes_count;
+		remotes += rc->res.external_count + 1;
+	}
+	struct mc_store_local *l = mc_palloc_array(pool, locals + 1, sizeof(*l));
+	struct mc_store_remote *r =
+		mc_palloc_array(pool, remotes + 1, sizeof(*r));
+	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next)
+		add_rcpt(d, l, r, rc);
+	d->local = l;
+	d->remote = r;
+}
+
+/* Sets the outcome. */
+static void outcome(struct delivery_outcome *out, unsigned code,
+		    const char *enh, const char *text)
+{
+	out->code = code;
+	out->enh = enh;
+	out->text = text;
+}
+
+/* The answer when no local recipient could take the message. */
+static void refused(const struct mc_store_delivery *d,
+		    const struct mc_store_local_result *res,
+		    const struct trans *t, struct delivery_outcome *out)
+{
+	bool perm = false;
+	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
+		for (size_t i = 0; i < rc->res.mailboxes_count; i++)
+			perm |= rc->res.mailboxes[i].quota_permanent;
+	}
+	(void)d;
+	(void)res;
+	if (perm)
+		outcome(out, 552, "5.2.2", "Mailbox full, over storage quota");
+	else
+		outcome(out, 452, "4.2.2", "Mailbox full, over storage quota");
+}
+
+/* The addresses whose cached lookups carry stale usage now. */
+static void forget_usage(struct mc_redis *redis, struct mc_pool *pool,
+			 const struct trans *t)
+{
+	const char **addrs = mc_palloc_array(pool, t->rcpts_count + 1,
+					     sizeof(*addrs));
+	size_t n = 0;
+	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
+		if (!rc->remote)
+			addrs[n++] = rc->address;
+	}
+	mc_directory_forget(redis, addrs, n);
+}
+
+void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
+		    const struct trans *t, const char *client_ip,
+		    const char *auth_user, const char *hash,
+		    const struct mc_message_info *info,
+		    struct delivery_outcome *out)
+{
+	struct mc_store_delivery d = {
+		.sha256 = hash,
+		.info = info,
+		.queue_id = t->id,
+		.sender = t->sender,
+		.envid = t->envid,
+		.ret = t->ret,
+		.auth_user = auth_user,
+		.client_ip = client_ip,
+	};
+	build(pool, t, &d);
+	out->local = d.local_count;
+	out->remote = d.remote_count;
+	out->size = info->size;
+	struct mc_store_local_result *res =
+		mc_palloc_array(pool, d.local_count + 1, sizeof(*res));
+	struct mc_error err = {0};
+	bool committed = false;
+	if (mc_store_deliver(mc_service_worker_pg(worker), &d, res, &committed,
+			     &err) < 0) {
+		outcome(out, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+		out->error = mc_pstrdup(pool, err.msg);
+		return;
+	}
+	if (!committed) {
+		refused(&d, res, t, out);
+		return;
+	}
+	struct mc_redis *redis = mc_service_worker_redis(worker);
+	mc_store_notify(redis, &d, res);
+	forget_usage(redis, pool, t);
+	outcome(out, 250, "2.0.0",
+		mc_psprintf(pool, "OK: queued as %s", t->id));
+}

@@ -1,0 +1,155 @@
+/* smtpd: what the files of mc-smtpd share. main.c sets the daemon up,
+ * session.c runs a connection (bufferevents, TLS, timeouts, feeding the
+ * mc-smtp-server state machine), job.c hands blocking work to the worker
+ * pool, and one file per decision: cmd-auth.c, cmd-mail.c, cmd-rcpt.c,
+ * data.c (spooling into a blob, then the delivery). */
+#ifndef SMTPD_H
+#define SMTPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mailcore/mc-addr.h"
+#include "mailcore/mc-blob.h"
+#include "mailcore/mc-directory.h"
+#include "mailcore/mc-error.h"
+#include "mailcore/mc-log.h"
+#include "mailcore/mc-message.h"
+#include "mailcore/mc-pool.h"
+#include "mailcore/mc-server.h"
+#include "mailcore/mc-service.h"
+#include "mailcore/mc-smtp-server.h"
+#include "mailcore/mc-str.h"
+#include "mailcore/mc-workers.h"
+
+enum smtpd_port { PORT_MX, PORT_SUBMISSION, PORT_SUBMISSIONS };
+
+/* The daemon, shared by every loop (read-only after start). */
+struct smtpd {
+	struct mc_service *service;
+	SSL_CTX *tls;
+	struct mc_blob_store *blobs;
+	const char *hostname, *postmaster;
+	uint64_t max_message_size;
+	unsigned max_recipients, max_errors, max_hops;
+	unsigned command_timeout_ms, data_timeout_ms;
+	bool vrfy;
+	struct mc_cidr relay_nets[MC_ADDR_NETS_MAX];
+	size_t relay_nets_count;
+	struct mc_cidr plain_auth_nets[MC_ADDR_NETS_MAX];
+	size_t plain_auth_nets_count;
+	struct mc_directory_settings dir;
+	struct mc_message_settings msg;
+};
+
+/* The authenticated user of a session. */
+struct smtpd_user {
+	bool ok;
+	int64_t tenant_id, user_id;
+	char address[MC_ADDR_STR_MAX * 5];
+};
+
+/* An accepted recipient and where it leads (owns its pool). */
+struct rcpt {
+	struct rcpt *next;
+	struct mc_pool *pool;
+	const char *address;
+	const char *orcpt;
+	unsigned notify;
+	struct mc_directory_result res;
+	bool remote;	      /* queue for address itself */
+	int64_t queue_tenant; /* the tenant queuing remote targets */
+};
+
+struct spool;
+
+/* The transaction between MAIL and its end. */
+struct trans {
+	struct mc_pool *pool;
+	char id[24];
+	const char *sender; /* "" for <> */
+	const char *envid, *ret;
+	uint64_t size_hint; /* MAIL SIZE=, 0 if none */
+	struct rcpt *rcpts, **rcpts_tail;
+	unsigned rcpts_count;
+	struct spool *spool;
+};
+
+/* One client connection. */
+struct session {
+	struct smtpd *d;
+	struct mc_loop *loop;
+	struct bufferevent *bev; /* NULL once handed to close_after_write */
+	struct mc_smtp_server *smtp;
+	struct mc_log_ctx log;
+	char id[17]; /* session id in logs, prefix of queue ids */
+	enum smtpd_port port;
+	struct mc_sockaddr remote;
+	char ip[MC_ADDR_STR_MAX];
+	bool tls, starting_tls, in_data;
+	char tls_version[16], tls_cipher[64];
+	unsigned refs;	/* the connection itself + each job in flight */
+	bool gone;	/* the connection is over */
+	struct smtpd_user user;
+	struct trans *trans;
+};
+
+/* session.c */
+void session_accept(struct mc_loop *loop, struct bufferevent *bev,
+		    const struct mc_conn_info *info, void *ctx);
+/* Feeds buffered client input to the state machine when it can take it
+ * (no decision pending, spool not backed up); call after every reply. */
+void session_pump(struct session *s);
+void session_unref(struct session *s);
+/* Sets the read timeout for the current phase (command or data). */
+void session_timeouts(struct session *s);
+
+/* job.c: runs work(worker, ctx) on the pool, then done(s, ctx) on the
+ * session's loop; done gets s == NULL when the session is gone (it must
+ * then only free ctx). False when the pool refused the job (nothing
+ * runs; the caller answers with a temporary error). */
+typedef mc_job_fn job_work_fn;
+typedef void job_done_fn(struct session *s, void *ctx);
+bool job_submit(struct session *s, job_work_fn *work, job_done_fn *done,
+		void *ctx);
+/* A job that needs no session and no answer (cleanups). */
+void job_detached(struct smtpd *d, job_work_fn *work, void *ctx);
+
+/* cmd-auth.c, cmd-mail.c, cmd-rcpt.c */
+void cmd_auth(void *ctx, struct mc_smtp_server *smtp,
+	      const struct mc_smtp_server_auth *auth);
+void cmd_mail(void *ctx, struct mc_smtp_server *smtp,
+	      const struct mc_smtp_server_mail *mail);
+void cmd_rcpt(void *ctx, struct mc_smtp_server *smtp,
+	      const struct mc_smtp_server_rcpt *rcpt);
+/* Frees the transaction (and its spool); accepts NULL. */
+void trans_free(struct trans **t);
+
+/* data.c */
+void data_start(void *ctx, struct mc_smtp_server *smtp);
+void data_chunk(void *ctx, const void *data, size_t len);
+void data_end(void *ctx, struct mc_smtp_server *smtp,
+	      const struct mc_smtp_server_message *msg);
+/* True while spooled data waits for the disk: stop reading. */
+bool spool_backlogged(const struct trans *t);
+/* Drops a spool; its blob is removed off the loop. */
+void spool_free(struct spool **sp);
+
+/* deliver.c: the rows of a message whose blob (hash) is durable. */
+struct delivery_outcome {
+	unsigned code;
+	const char *enh, *text;
+	const char *error; /* what went wrong, for the log */
+	size_t local, remote;
+	uint64_t size;
+};
+void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
+		    const struct trans *t, const char *client_ip,
+		    const char *auth_user, const char *hash,
+		    const struct mc_message_info *info,
+		    struct delivery_outcome *out);
+
+/* The 451 every outage gives. */
+#define SMTPD_TEMPFAIL_TEXT "Temporary failure, please try again later"
+
+#endif
