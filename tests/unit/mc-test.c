@@ -22,6 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mailcore/mc-error.h"
+#include "mailcore/mc-migrate.h"
+#include "mailcore/mc-pg.h"
+#include "mailcore/mc-redis.h"
+#include "mailcore/mc-schema.h"
+
 #include "mc-test.h"
 
 pthread_mutex_t mc_test_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -232,4 +238,77 @@ void mc_test_expect_abort(void (*fn)(const void *arg), const void *arg)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+/* Opens a connection to MAILCORE_TEST_PG with search_path set. */
+static struct mc_pg *pg_with_path(const char *conninfo, const char *schema)
+{
+	struct mc_pg_settings set = {.conninfo = conninfo};
+	struct mc_pg *pg = mc_pg_create(&set);
+	struct mc_error err = {0};
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SET search_path TO %s", schema);
+	if (mc_pg_exec_script(pg, sql, &err) < 0)
+		fail_msg("%s", err.msg);
+	return pg;
+}
+
+struct mc_pg *mc_test_pg_schema(const char *prefix, char *schema,
+				size_t size)
+{
+	const char *conninfo = mc_test_getenv("MAILCORE_TEST_PG");
+	struct mc_error err = {0};
+	char sql[160];
+
+	if (conninfo == NULL)
+		return NULL;
+	snprintf(schema, size, "mc_test_%s_%ld_%ld", prefix, (long)getpid(),
+		 (long)time(NULL));
+	struct mc_pg *pg = pg_with_path(conninfo, "public");
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
+	if (mc_pg_exec_script(pg, sql, &err) < 0)
+		fail_msg("%s", err.msg);
+	mc_pg_destroy(&pg);
+	pg = pg_with_path(conninfo, schema);
+	if (mc_migrate_apply(pg, mc_schema_migrations,
+			     mc_schema_migrations_count, NULL, NULL, &err) < 0)
+		fail_msg("migrations: %s", err.msg);
+	return pg;
+}
+
+void mc_test_pg_drop_schema(struct mc_pg **pg, const char *schema)
+{
+	struct mc_error err = {0};
+	char sql[160];
+
+	if (*pg == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+	(void)mc_pg_exec_script(*pg, sql, &err);
+	mc_pg_destroy(pg);
+}
+
+struct mc_pg *mc_test_pg_connect_schema(const char *schema)
+{
+	const char *conninfo = mc_test_getenv("MAILCORE_TEST_PG");
+	return conninfo == NULL ? NULL : pg_with_path(conninfo, schema);
+}
+
+struct mc_redis *mc_test_redis(unsigned db)
+{
+	const char *hostport = mc_test_getenv("MAILCORE_TEST_REDIS");
+	char host[64];
+	unsigned port = 0;
+
+	if (hostport == NULL ||
+	    sscanf(hostport, "%63[^:]:%u", host, &port) != 2)
+		return NULL;
+	struct mc_redis_settings set = {
+		.host = host,
+		.port = port,
+		.password = mc_test_getenv("MAILCORE_TEST_REDIS_PASSWORD"),
+		.db = db,
+	};
+	return mc_redis_create(&set);
 }

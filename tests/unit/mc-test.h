@@ -50,6 +50,21 @@ X509 *mc_test_write_named_pair(const char *dir, const char *base,
 /* The environment variable name, or NULL when it is unset or empty. */
 const char *mc_test_getenv(const char *name);
 
+struct mc_pg;
+struct mc_redis;
+
+/* A fresh schema "mc_test_<prefix>_<pid>_<time>" (name written to schema)
+ * with every migration applied, and a connection whose search_path is
+ * it; NULL when MAILCORE_TEST_PG is unset (then skip()). */
+struct mc_pg *mc_test_pg_schema(const char *prefix, char *schema, size_t size);
+/* Another connection to that schema (NULL without MAILCORE_TEST_PG). */
+struct mc_pg *mc_test_pg_connect_schema(const char *schema);
+/* Drops the schema and the connection. */
+void mc_test_pg_drop_schema(struct mc_pg **pg, const char *schema);
+/* A (not yet connected) Redis client for MAILCORE_TEST_REDIS using
+ * database db, or NULL when unset. */
+struct mc_redis *mc_test_redis(unsigned db);
+
 /* Runs fn(arg) in a forked child (stderr silenced) and asserts that the
  * child dies of SIGABRT. */
 void mc_test_expect_abort(void (*fn)(const void *arg), const void *arg);

@@ -161,6 +161,62 @@ static void test_unknown_family(void **state)
 	assert_string_equal(mc_addr_ip_str(&addr, buf), "?");
 }
 
+/* Networks: parsing, refusals and matching (IPv4-mapped clients too). */
+static void test_cidr(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *nets, *client;
+		int count, match;
+	} cases[] = {
+		{"10.0.0.0/8", "10.200.3.4:25", 1, 1},
+		{"10.0.0.0/8", "11.0.0.1:25", 1, 0},
+		{"192.0.2.1", "192.0.2.1:25", 1, 1},
+		{"192.0.2.1", "192.0.2.2:25", 1, 0},
+		{"0.0.0.0/0", "203.0.113.9:25", 1, 1},
+		{"172.16.0.0/12", "172.31.255.255:25", 1, 1},
+		{"172.16.0.0/12", "172.32.0.0:25", 1, 0},
+		{"127.0.0.0/8, ::1/128", "[::1]:25", 2, 1},
+		{"127.0.0.0/8", "[::ffff:127.0.0.2]:25", 1, 1},
+		{"2001:db8::/32", "[2001:db8:ffff::1]:25", 1, 1},
+		{"2001:db8::/32", "[2001:db9::1]:25", 1, 0},
+		{"2001:db8::/33", "[2001:db8:8000::1]:25", 1, 0},
+		{"", "127.0.0.1:25", 0, 0},
+		{" , 10.0.0.0/8 ,", "10.0.0.1:25", 1, 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mc_cidr nets[4];
+		struct mc_sockaddr client;
+		struct mc_error err;
+		mc_error_clear(&err);
+		int n = mc_cidr_list_parse(cases[i].nets, nets, 4, &err);
+		assert_int_equal(n, cases[i].count);
+		assert_int_equal(mc_addr_parse(cases[i].client, &client, &err),
+				 0);
+		assert_int_equal(mc_cidr_list_match(nets, (size_t)n, &client),
+				 cases[i].match);
+	}
+	static const char *const bad[] = {
+		"10.1.0.0/8", "10.0.0.0/33", "::/129", "10.0.0.0/", "host.example",
+		"10.0.0.0/8x", "1.2.3", "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mc_cidr c;
+		struct mc_error err;
+		mc_error_clear(&err);
+		assert_int_equal(mc_cidr_parse(bad[i], &c, &err), -1);
+		assert_int_equal(err.cls, MC_ERR_INVALID);
+		assert_non_null(strstr(err.msg, "bad network"));
+	}
+	struct mc_cidr two[1];
+	struct mc_error err;
+	mc_error_clear(&err);
+	assert_int_equal(mc_cidr_list_parse("10.0.0.0/8, 11.0.0.0/8", two, 1,
+					    &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "too many networks"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_unknown_family),
+		cmocka_unit_test(test_cidr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,9 +135,11 @@ typedef int item_parse_fn(const char *item, void *out, size_t idx,
 			  struct mc_error *err);
 
 /* Parses "a, b, c" with parse(item, out, index); empty items are skipped.
- * what names the items in errors. Returns the count or -1. */
+ * what and whats name an item and items in errors. Returns the count or
+ * -1. */
 static int parse_list(const char *s, size_t max, const char *what,
-		      item_parse_fn *parse, void *out, struct mc_error *err)
+		      const char *whats, item_parse_fn *parse, void *out,
+		      struct mc_error *err)
 {
 	char item[ADDR_ITEM_MAX];
 	size_t n = 0;
@@ -153,7 +155,7 @@ static int parse_list(const char *s, size_t max, const char *what,
 			continue;
 		if (n == max) {
 			mc_error_set(err, MC_ERR_INVALID,
-				     "too many %ses (at most %zu)", what, max);
+				     "too many %s (at most %zu)", whats, max);
 			return -1;
 		}
 		if (parse(item, out, n, err) < 0)
@@ -174,7 +176,7 @@ static int addr_item(const char *item, void *out, size_t idx,
 int mc_addr_list_parse(const char *s, struct mc_sockaddr *addrs, size_t max,
 		       struct mc_error *err)
 {
-	return parse_list(s, max, "address", addr_item, addrs, err);
+	return parse_list(s, max, "address", "addresses", addr_item, addrs, err);
 }
 
 /* Writes the numeric IP of addr into buf. */
@@ -306,7 +308,7 @@ static int cidr_item(const char *item, void *out, size_t idx,
 int mc_cidr_list_parse(const char *s, struct mc_cidr *list, size_t max,
 		       struct mc_error *err)
 {
-	return parse_list(s, max, "network", cidr_item, list, err);
+	return parse_list(s, max, "network", "networks", cidr_item, list, err);
 }
 
 /* True when the first prefix bits of a and b agree. */

@@ -35,10 +35,13 @@ struct resolve {
 	struct mc_pool *pool;
 	struct mc_directory_result *r;
 	struct dir_domain *domains; /* memo of this resolution */
-	char **visited;
+	struct {
+		const char *addr;
+		bool in_chain;
+	} *visited;
 	size_t visited_count, visited_cap;
 	size_t mailboxes_cap, external_cap;
-	bool too_big;
+	bool too_big, loop;
 };
 
 static const char sql_domain[] =
@@ -152,21 +155,36 @@ static void *grow(struct mc_pool *pool, void *array, size_t count, size_t *cap,
 	return n;
 }
 
-/* Marks addr visited; false when it was already (or the set is full). */
-static bool visit(struct resolve *rs, const char *addr)
+enum visit { VISIT_NEW, VISIT_SEEN, VISIT_LOOP };
+
+/* Marks addr visited and on the current chain: VISIT_SEEN when another
+ * branch had it (a diamond: deliver once), VISIT_LOOP when it leads back
+ * to itself, or when the set is full. */
+static enum visit visit(struct resolve *rs, const char *addr)
 {
 	for (size_t i = 0; i < rs->visited_count; i++) {
-		if (strcmp(rs->visited[i], addr) == 0)
-			return false;
+		if (strcmp(rs->visited[i].addr, addr) == 0)
+			return rs->visited[i].in_chain ? VISIT_LOOP
+						       : VISIT_SEEN;
 	}
 	if (rs->visited_count >= MC_DIRECTORY_MAX_TARGETS) {
 		rs->too_big = true;
-		return false;
+		return VISIT_LOOP;
 	}
 	rs->visited = grow(rs->pool, rs->visited, rs->visited_count,
-			   &rs->visited_cap, sizeof(char *));
-	rs->visited[rs->visited_count++] = mc_pstrdup(rs->pool, addr);
-	return true;
+			   &rs->visited_cap, sizeof(*rs->visited));
+	rs->visited[rs->visited_count].addr = mc_pstrdup(rs->pool, addr);
+	rs->visited[rs->visited_count++].in_chain = true;
+	return VISIT_NEW;
+}
+
+/* Takes addr off the current chain once its expansion is done. */
+static void leave(struct resolve *rs, const char *addr)
+{
+	for (size_t i = 0; i < rs->visited_count; i++) {
+		if (strcmp(rs->visited[i].addr, addr) == 0)
+			rs->visited[i].in_chain = false;
+	}
 }
 
 /* Adds an external target. */
@@ -280,23 +298,11 @@ static int expand_local(struct resolve *rs, const struct dir_domain *d,
 	return r;
 }
 
-/* Expands one address into rs->r; *status_r is its own status. */
-static int expand(struct resolve *rs, const char *addr, unsigned depth,
-		  enum mc_directory_status *status_r, struct mc_error *err)
+/* Expands one address in our domain or not (lower case, with '@'). */
+static int expand_addr(struct resolve *rs, char *buf, char *at, unsigned depth,
+		       enum mc_directory_status *status_r,
+		       struct mc_error *err)
 {
-	char buf[ADDR_MAX];
-	*status_r = MC_DIR_OK;
-	if (depth > MC_DIRECTORY_MAX_DEPTH) {
-		rs->too_big = true;
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%s", addr);
-	mc_str_lower(buf);
-	char *at = strrchr(buf, '@');
-	if (at == NULL || at == buf || !visit(rs, buf)) {
-		*status_r = at == NULL ? MC_DIR_UNKNOWN : MC_DIR_OK;
-		return 0;
-	}
 	*at = '\0';
 	struct dir_domain *d = lookup_domain(rs, at + 1, err);
 	if (d == NULL)
@@ -317,6 +323,34 @@ static int expand(struct resolve *rs, const char *addr, unsigned depth,
 		return 0;
 	}
 	return expand_local(rs, d, buf, depth, status_r, err);
+}
+
+/* Expands one address into rs->r; *status_r is its own status. */
+static int expand(struct resolve *rs, const char *addr, unsigned depth,
+		  enum mc_directory_status *status_r, struct mc_error *err)
+{
+	char buf[ADDR_MAX], key[ADDR_MAX];
+	*status_r = MC_DIR_OK;
+	if (depth > MC_DIRECTORY_MAX_DEPTH) {
+		rs->too_big = true;
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", addr);
+	mc_str_lower(buf);
+	char *at = strrchr(buf, '@');
+	if (at == NULL || at == buf || at[1] == '\0') {
+		*status_r = MC_DIR_UNKNOWN;
+		return 0;
+	}
+	enum visit v = visit(rs, buf);
+	if (v != VISIT_NEW) {
+		rs->loop |= v == VISIT_LOOP;
+		return 0;
+	}
+	snprintf(key, sizeof(key), "%s", buf);
+	int r = expand_addr(rs, buf, at, depth, status_r, err);
+	leave(rs, key);
+	return r;
 }
 
 /* The reply text for a status. */
@@ -351,9 +385,10 @@ static int resolve_db(struct mc_pg *pg, struct mc_pool *pool,
 	*r = (struct mc_directory_result){0};
 	if (expand(&rs, address, 0, &st, err) < 0)
 		return -1;
-	if (rs.too_big)
+	bool none = r->mailboxes_count + r->external_count == 0;
+	if (rs.too_big || (st == MC_DIR_OK && none && rs.loop))
 		st = MC_DIR_LOOP;
-	else if (st == MC_DIR_OK && r->mailboxes_count + r->external_count == 0)
+	else if (st == MC_DIR_OK && none)
 		st = MC_DIR_UNKNOWN; /* every member was dead */
 	r->status = st;
 	r->text = status_text(st);
