@@ -87,6 +87,10 @@ mailcore is running (state in $STATE, logs in $LOG_DIR)
 Demo tenant "demo", domain demo.test:
   alice@demo.test    password $(secret demo-alice)
   bob@demo.test      password $(secret demo-bob)
+Send a test message:
+  swaks --server 127.0.0.1:$(port 2525) --to alice@demo.test
+  swaks --server 127.0.0.1:$(port 2587) --tls --auth-user alice@demo.test \
+        --auth-password "\$(cat $STATE/secrets/demo-alice)" --from alice@demo.test --to bob@demo.test
 TLS test CA: $STATE/tls/ca.pem
 Administration: build/bin/mailctl -c $CONF -h
 Press Ctrl-C to stop.

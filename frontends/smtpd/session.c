@@ -185,6 +185,12 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		}
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    mc_smtp_server_pending(s->smtp)) {
+		/* the client waits for us (a slow lookup): keep waiting */
+		bufferevent_enable(s->bev, EV_READ);
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
 		mc_logc(&s->log, MC_LOG_INFO, "timeout");
 		mc_smtp_server_timeout(s->smtp);

@@ -63,6 +63,22 @@ class Run:
         return self.proc.wait(60)
 
 
+def inbox_subjects(state, env, user):
+    """Subjects in a demo user's INBOX, from the run's own database."""
+    sql = ("SELECT m.subject FROM mailbox_messages mm JOIN mailboxes b ON "
+           "b.tenant_id = mm.tenant_id AND b.id = mm.mailbox_id JOIN users u "
+           "ON u.tenant_id = b.tenant_id AND u.id = b.user_id JOIN messages m "
+           "ON m.tenant_id = mm.tenant_id AND m.id = mm.message_id WHERE "
+           f"b.name = 'INBOX' AND u.local_part = '{user}' ORDER BY mm.uid")
+    password = open(os.path.join(state, "secrets", "pg")).read().strip()
+    out = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", env["MAILCORE_DEV_PG_PORT"], "-U",
+         "mailcore", "-d", "mailcore", "-qAt", "-c", sql],
+        env=dict(env, PGPASSWORD=password), capture_output=True, text=True,
+        check=True)
+    return out.stdout.splitlines()
+
+
 @pytest.fixture
 def run_env(stack):
     state = tempfile.mkdtemp(prefix="mailcore-run.")
@@ -93,6 +109,14 @@ def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
                            capture_output=True, text=True)
     assert [l.split()[0] for l in users.stdout.splitlines()[1:]] == [
         "alice@demo.test", "bob@demo.test"], users.stderr
+    # The README's first check: swaks to alice lands in her INBOX.
+    sent = subprocess.run(
+        ["swaks", "--server", f"127.0.0.1:{ports.DEV_PORTS['smtp'] + offset}",
+         "--to", "alice@demo.test", "--from", "someone@example.org",
+         "--header", "Subject: make run check"],
+        capture_output=True, text=True, timeout=60)
+    assert "250 2.0.0 OK" in sent.stdout, sent.stdout + sent.stderr
+    assert inbox_subjects(state, env, "alice") == ["make run check"]
     pg_pid = int(open(os.path.join(state, "pg", "data", "postmaster.pid")).readline())
     redis_pid = int(open(os.path.join(state, "redis", "redis.pid")).read())
 
@@ -106,5 +130,6 @@ def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
     run = Run(state, env)
     run.wait_ready()
     assert f"alice@demo.test    password {alice_pw}" in run.text()
+    assert inbox_subjects(state, env, "alice") == ["make run check"]
     assert run.ctrl_c() == 0
     assert processes_using(state) == []
