@@ -29,11 +29,11 @@ static void auth_work(struct mc_worker *worker, void *ctx)
 		j->verdict = 0; /* no proxy authorization */
 		return;
 	}
-	int found = mc_directory_login(pg, j->pool, j->authcid, &j->login,
-				       &j->err);
+	int found =
+		mc_directory_login(pg, j->pool, j->authcid, &j->login, &j->err);
 	if (found <= 0) {
-		j->verdict = found < 0 && mc_error_is_temporary(&j->err) ? -1
-									 : 0;
+		j->verdict =
+			found < 0 && mc_error_is_temporary(&j->err) ? -1 : 0;
 		return;
 	}
 	struct mc_error err = {0};

@@ -1,9 +1,9 @@
-/* cmd-rcpt: RCPT TO. The directory says where the address leads; then
- * the relay rules (remote recipients only for authenticated clients,
- * the provider's relay networks, or a tenant's own networks sending as
- * that tenant's domains), the quota (452 4.2.2, or 552 5.2.2 where the
- * domain asks) and the domain's size limit against MAIL SIZE=. A lookup
- * that cannot be made is 451 4.3.0: never a bounce. */
+/* cmd-rcpt: RCPT TO (and VRFY, when enabled). The directory says where
+ * the address leads; then the relay rules (remote recipients only for
+ * authenticated clients, the provider's relay networks, or a tenant's own
+ * networks sending as that tenant's domains), the quota (452 4.2.2, or
+ * 552 5.2.2 where the domain asks) and the domain's size limit against MAIL
+ * SIZE=. A lookup that cannot be made is 451 4.3.0: never a bounce. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,11 +182,10 @@ static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
 	r->address = mc_pstrdup(pool, address);
 	r->notify = rcpt->notify;
 	if (rcpt->orcpt != NULL)
-		r->orcpt = mc_psprintf(pool, "%s;%s",
-				       rcpt->orcpt_type != NULL
-					       ? rcpt->orcpt_type
-					       : "rfc822",
-				       rcpt->orcpt);
+		r->orcpt = mc_psprintf(
+			pool, "%s;%s",
+			rcpt->orcpt_type != NULL ? rcpt->orcpt_type : "rfc822",
+			rcpt->orcpt);
 	struct rcpt_job *j = mc_calloc(1, sizeof(*j));
 	const char *at = strrchr(s->trans->sender, '@');
 	*j = (struct rcpt_job){
@@ -196,9 +195,8 @@ static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
 		.sender_domain = mc_pstrdup(pool, at != NULL ? at + 1 : ""),
 		.authed = s->user.ok,
 		.user_tenant = s->user.tenant_id,
-		.relay_net = mc_cidr_list_match(s->d->relay_nets,
-						s->d->relay_nets_count,
-						&s->remote),
+		.relay_net = mc_cidr_list_match(
+			s->d->relay_nets, s->d->relay_nets_count, &s->remote),
 		.size_hint = s->trans->size_hint,
 	};
 	return j;
@@ -220,5 +218,62 @@ void cmd_rcpt(void *ctx, struct mc_smtp_server *smtp,
 		mc_pool_destroy(&j->r->pool);
 		free(j);
 		mc_smtp_server_reply(smtp, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+	}
+}
+
+struct vrfy_job {
+	struct mc_pool *pool;
+	struct smtpd *d;
+	const char *address;
+	struct mc_directory_result res;
+	int r;
+};
+
+/* Worker: look the address up. */
+static void vrfy_work(struct mc_worker *worker, void *ctx)
+{
+	struct vrfy_job *j = ctx;
+	struct mc_error err = {0};
+	j->r = mc_directory_resolve(mc_service_worker_pg(worker),
+				    mc_service_worker_redis(worker), &j->d->dir,
+				    j->pool, j->address, &j->res, &err);
+}
+
+/* Loop: 250 for a deliverable local address, 550 for an unknown one. */
+static void vrfy_done(struct session *s, void *ctx)
+{
+	struct vrfy_job *j = ctx;
+	if (s != NULL) {
+		if (j->r < 0)
+			mc_smtp_server_reply(s->smtp, 451, "4.3.0",
+					     SMTPD_TEMPFAIL_TEXT);
+		else if (j->res.status == MC_DIR_OK)
+			mc_smtp_server_reply(
+				s->smtp, 250, "2.1.5",
+				mc_psprintf(j->pool, "<%s>", j->address));
+		else if (j->res.status == MC_DIR_NOT_LOCAL)
+			mc_smtp_server_accept(s->smtp); /* 252 */
+		else
+			mc_smtp_server_reply(s->smtp, 550, "5.1.1",
+					     "No such user here");
+		session_pump(s);
+	}
+	mc_pool_destroy(&j->pool);
+}
+
+void cmd_vrfy(void *ctx, struct mc_smtp_server *smtp, const char *arg)
+{
+	struct session *s = ctx;
+	struct mc_pool *pool = mc_pool_create("smtp-vrfy", 1024);
+	struct vrfy_job *j = mc_palloc(pool, sizeof(*j));
+	char *addr = mc_pstrdup(pool, arg[0] == '<' ? arg + 1 : arg);
+	char *end = strchr(addr, '>');
+	if (end != NULL)
+		*end = '\0';
+	*j = (struct vrfy_job){.pool = pool, .d = s->d, .address = addr};
+	if (strchr(addr, '@') == NULL ||
+	    !job_submit(s, vrfy_work, vrfy_done, j)) {
+		mc_pool_destroy(&pool);
+		mc_smtp_server_accept(smtp); /* 252: cannot verify */
 	}
 }

@@ -193,7 +193,8 @@ static uint64_t domain_size_limit(const struct trans *t)
 	uint64_t limit = 0;
 	for (const struct rcpt *r = t->rcpts; r != NULL; r = r->next) {
 		for (size_t i = 0; i < r->res.mailboxes_count; i++) {
-			uint64_t m = (uint64_t)r->res.mailboxes[i].max_message_size;
+			uint64_t m =
+				(uint64_t)r->res.mailboxes[i].max_message_size;
 			if (m > 0 && (limit == 0 || m < limit))
 				limit = m;
 		}
@@ -264,13 +265,12 @@ static void final_done(struct session *s, void *ctx)
 				"message %s from=<%s> size=%llu local=%zu "
 				"remote=%zu stored in %ld ms",
 				j->t->id, j->t->sender,
-				(unsigned long long)j->out.size,
-				j->out.local, j->out.remote,
-				elapsed_ms(&sp->started));
+				(unsigned long long)j->out.size, j->out.local,
+				j->out.remote, elapsed_ms(&sp->started));
 		else
-			mc_logc(&s->log, MC_LOG_WARNING, "message %s: %u %s%s%s",
-				j->t->id, j->out.code, j->out.text,
-				j->out.error != NULL ? ": " : "",
+			mc_logc(&s->log, MC_LOG_WARNING,
+				"message %s: %u %s%s%s", j->t->id, j->out.code,
+				j->out.text, j->out.error != NULL ? ": " : "",
 				j->out.error != NULL ? j->out.error : "");
 		/* the reply ends the transaction, which frees the spool */
 		mc_smtp_server_reply(s->smtp, j->out.code, j->out.enh,
@@ -291,8 +291,7 @@ static void submit_final(struct session *s, struct spool *sp)
 	j->sp = sp;
 	j->t = s->trans;
 	j->client_ip = mc_pstrdup(j->pool, s->ip);
-	j->auth_user = s->user.ok ? mc_pstrdup(j->pool, s->user.address)
-				  : NULL;
+	j->auth_user = s->user.ok ? mc_pstrdup(j->pool, s->user.address) : NULL;
 	hand_over(sp);
 	if (!job_submit(s, final_work, final_done, j)) {
 		sp->busy = false;

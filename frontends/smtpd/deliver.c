@@ -24,7 +24,8 @@ static bool has_remote(const struct mc_store_remote *r, size_t n,
 		       int64_t tenant, const char *address)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (r[i].tenant_id == tenant && strcmp(r[i].address, address) == 0)
+		if (r[i].tenant_id == tenant &&
+		    strcmp(r[i].address, address) == 0)
 			return true;
 	}
 	return false;
@@ -77,7 +78,8 @@ static void build(struct mc_pool *pool, const struct trans *t,
 		locals += rc->res.mailboxes_count;
 		remotes += rc->res.external_count + 1;
 	}
-	struct mc_store_local *l = mc_palloc_array(pool, locals + 1, sizeof(*l));
+	struct mc_store_local *l =
+		mc_palloc_array(pool, locals + 1, sizeof(*l));
 	struct mc_store_remote *r =
 		mc_palloc_array(pool, remotes + 1, sizeof(*r));
 	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next)
@@ -117,8 +119,8 @@ static void refused(const struct mc_store_delivery *d,
 static void forget_usage(struct mc_redis *redis, struct mc_pool *pool,
 			 const struct trans *t)
 {
-	const char **addrs = mc_palloc_array(pool, t->rcpts_count + 1,
-					     sizeof(*addrs));
+	const char **addrs =
+		mc_palloc_array(pool, t->rcpts_count + 1, sizeof(*addrs));
 	size_t n = 0;
 	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
 		if (!rc->remote)

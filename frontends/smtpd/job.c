@@ -51,7 +51,7 @@ bool job_submit(struct session *s, job_work_fn *work, job_done_fn *done,
 void job_detached(struct smtpd *d, job_work_fn *work, void *ctx)
 {
 	struct mc_error err = {0};
-	if (mc_workers_submit(mc_service_workers(d->service), NULL,
-			      work, NULL, ctx, &err) < 0)
+	if (mc_workers_submit(mc_service_workers(d->service), NULL, work, NULL,
+			      ctx, &err) < 0)
 		work(NULL, ctx); /* the pool is gone: do it here */
 }

@@ -37,11 +37,10 @@ static const char *hostname(const struct mc_config *cfg)
 static struct mc_blob_store *open_blobs(const struct mc_config *cfg)
 {
 	const char *dir = mc_config_str(cfg, "store", "blob_dir");
-	char *path = *dir != '\0'
-			     ? mc_strdup(dir)
-			     : mc_asprintf("%s/blobs",
-					   mc_config_str(cfg, "server",
-							 "state_dir"));
+	char *path = *dir != '\0' ? mc_strdup(dir)
+				  : mc_asprintf("%s/blobs",
+						mc_config_str(cfg, "server",
+							      "state_dir"));
 	struct mc_error err = {0};
 	struct mc_blob_store *b = mc_blob_store_fs_create(
 		path, mc_config_bool(cfg, "store", "fsync"), &err);
@@ -69,8 +68,8 @@ static void load_settings(struct smtpd *d, const struct mc_config *cfg)
 	d->relay_nets_count = nets(cfg, "relay_networks", d->relay_nets);
 	d->plain_auth_nets_count =
 		nets(cfg, "plaintext_auth_networks", d->plain_auth_nets);
-	d->dir.cache_ttl_s = (unsigned)(mc_config_duration_ms(
-						cfg, "directory", "cache_ttl") /
+	d->dir.cache_ttl_s = (unsigned)(mc_config_duration_ms(cfg, "directory",
+							      "cache_ttl") /
 					1000);
 	d->msg.max_text = mc_config_size(cfg, "store", "max_search_text");
 }

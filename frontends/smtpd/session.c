@@ -95,8 +95,8 @@ void session_timeouts(struct session *s)
 {
 	if (s->bev == NULL)
 		return;
-	unsigned ms = s->in_data ? s->d->data_timeout_ms
-				 : s->d->command_timeout_ms;
+	unsigned ms =
+		s->in_data ? s->d->data_timeout_ms : s->d->command_timeout_ms;
 	struct timeval rd = {.tv_sec = ms / 1000,
 			     .tv_usec = (ms % 1000) * 1000};
 	struct timeval wr = {.tv_sec = 600};
@@ -159,8 +159,7 @@ static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct session *s = ctx;
 	(void)bev;
-	if (s->starting_tls && mc_smtp_server_awaiting_tls(s->smtp) &&
-	    !s->gone)
+	if (s->starting_tls && mc_smtp_server_awaiting_tls(s->smtp) && !s->gone)
 		begin_tls(s);
 }
 
@@ -245,6 +244,7 @@ static const struct mc_smtp_server_callbacks callbacks = {
 	.mail = cmd_mail,
 	.rcpt = cmd_rcpt,
 	.auth = cmd_auth,
+	.vrfy = cmd_vrfy,
 	.data_start = data_start,
 	.data_chunk = data_chunk,
 	.message_end = data_end,

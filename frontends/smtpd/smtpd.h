@@ -88,8 +88,8 @@ struct session {
 	char ip[MC_ADDR_STR_MAX];
 	bool tls, starting_tls, in_data;
 	char tls_version[16], tls_cipher[64];
-	unsigned refs;	/* the connection itself + each job in flight */
-	bool gone;	/* the connection is over */
+	unsigned refs; /* the connection itself + each job in flight */
+	bool gone;     /* the connection is over */
 	struct smtpd_user user;
 	struct trans *trans;
 };
@@ -122,6 +122,7 @@ void cmd_mail(void *ctx, struct mc_smtp_server *smtp,
 	      const struct mc_smtp_server_mail *mail);
 void cmd_rcpt(void *ctx, struct mc_smtp_server *smtp,
 	      const struct mc_smtp_server_rcpt *rcpt);
+void cmd_vrfy(void *ctx, struct mc_smtp_server *smtp, const char *arg);
 /* Frees the transaction (and its spool); accepts NULL. */
 void trans_free(struct trans **t);
 

@@ -68,13 +68,12 @@ static int teardown(void **state)
 }
 
 static const char *const status_names[] = {
-	"OK",	      "NOT_LOCAL", "UNKNOWN", "DISABLED",
+	"OK",	     "NOT_LOCAL", "UNKNOWN", "DISABLED",
 	"SUSPENDED", "EXPIRED",	  "LOOP",
 };
 
 /* Appends one result line. */
-static void format_result(const char *addr,
-			  const struct mc_directory_result *r,
+static void format_result(const char *addr, const struct mc_directory_result *r,
 			  struct mc_buf *out)
 {
 	mc_buf_printf(out, "%s: %s tenant=%lld domain=%s", addr,
@@ -108,8 +107,8 @@ static void resolve_all(const char *input, struct mc_buf *out)
 		struct mc_pool *pool = mc_pool_create("test-dir", 1024);
 		struct mc_directory_result r;
 		struct mc_error err = {0};
-		if (mc_directory_resolve(pg, NULL, &set, pool, line, &r,
-					 &err) < 0)
+		if (mc_directory_resolve(pg, NULL, &set, pool, line, &r, &err) <
+		    0)
 			fail_msg("%s: %s", line, err.msg);
 		format_result(line, &r, out);
 		mc_pool_destroy(&pool);
@@ -245,8 +244,8 @@ static void test_login(void **state)
 		const char *login;
 		int found;
 	} cases[] = {
-		{"alice@one.test", 1}, {"ALICE@ONE.TEST", 1},
-		{"bob@one.test", 0},   {"zed@two.test", 0},
+		{"alice@one.test", 1},	 {"ALICE@ONE.TEST", 1},
+		{"bob@one.test", 0},	 {"zed@two.test", 0},
 		{"alice@alias.test", 0}, {"alice", 0},
 		{"alice@one.test@x", 0}, {"", 0},
 	};
@@ -297,11 +296,11 @@ static void test_send_as(void **state)
 		const char *addr;
 		int ok;
 	} cases[] = {
-		{"alice@one.test", 1},	{"Alice@One.Test", 1},
+		{"alice@one.test", 1},	 {"Alice@One.Test", 1},
 		{"alice@alias.test", 1}, {"info@one.test", 1},
-		{"team@one.test", 0},	{"bob@one.test", 0},
-		{"x@catch.test", 1},	{"boss@one.test", 1},
-		{"boss@alias.test", 0},	{"alice@two.test", 0},
+		{"team@one.test", 0},	 {"bob@one.test", 0},
+		{"x@catch.test", 1},	 {"boss@one.test", 1},
+		{"boss@alias.test", 0},	 {"alice@two.test", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mc_error err = {0};
@@ -337,9 +336,8 @@ static void test_relay_networks(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mc_error err = {0};
 		int64_t tenant = 0;
-		int r = mc_directory_relay_network(pg, cases[i].ip,
-						   cases[i].sender, &tenant,
-						   &err);
+		int r = mc_directory_relay_network(
+			pg, cases[i].ip, cases[i].sender, &tenant, &err);
 		if (r != cases[i].ok || tenant != cases[i].tenant)
 			fail_msg("%s %s: %d tenant %lld (%s)", cases[i].ip,
 				 cases[i].sender, r, (long long)tenant,

@@ -22,8 +22,8 @@
 
 #include "mc-test.h"
 
-#define THREADS		4
-#define PER_THREAD	25
+#define THREADS	   4
+#define PER_THREAD 25
 
 static char schema[96];
 static struct mc_pg *pg;
@@ -44,9 +44,9 @@ static long long num(const char *q)
 	PGresult *res = mc_pg_query(pg, q, 0, NULL, &err);
 	if (res == NULL)
 		fail_msg("%s: %s", q, err.msg);
-	long long v = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 0),
-						   NULL, 10)
-					 : -1;
+	long long v = PQntuples(res) > 0
+			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
+			      : -1;
 	PQclear(res);
 	return v;
 }
@@ -88,8 +88,10 @@ static struct mc_message *parse(const char *text)
 /* A local recipient of tenant 1, domain 1. */
 static struct mc_store_local local(int64_t user, const char *addr)
 {
-	return (struct mc_store_local){.tenant_id = 1, .user_id = user,
-				       .domain_id = 1, .address = addr};
+	return (struct mc_store_local){.tenant_id = 1,
+				       .user_id = user,
+				       .domain_id = 1,
+				       .address = addr};
 }
 
 /* One delivery, two users, one remote recipient. */
@@ -103,14 +105,18 @@ static void test_deliver(void **state)
 	const struct mc_message_info *info = mc_message_finish(m);
 	struct mc_store_local l[] = {local(alice, "alice@s.test"),
 				     local(bob, "bob@s.test")};
-	struct mc_store_remote r[] = {{.tenant_id = 1,
-				       .address = "far@away.example",
-				       .notify = 4}};
+	struct mc_store_remote r[] = {
+		{.tenant_id = 1, .address = "far@away.example", .notify = 4}};
 	struct mc_store_delivery d = {
 		.sha256 = "0000000000000000000000000000000000000000000000000000"
 			  "000000000001",
-		.info = info, .local = l, .local_count = 2, .remote = r,
-		.remote_count = 1, .queue_id = "Q1", .sender = "x@y",
+		.info = info,
+		.local = l,
+		.local_count = 2,
+		.remote = r,
+		.remote_count = 1,
+		.queue_id = "Q1",
+		.sender = "x@y",
 		.client_ip = "127.0.0.1"};
 	struct mc_store_local_result res[2];
 	bool committed = false;
@@ -160,8 +166,11 @@ static void test_quota(void **state)
 	struct mc_store_delivery d = {
 		.sha256 = "0000000000000000000000000000000000000000000000000000"
 			  "000000000002",
-		.info = mc_message_finish(m), .local = l, .local_count = 1,
-		.queue_id = "Q2", .sender = "x@y"};
+		.info = mc_message_finish(m),
+		.local = l,
+		.local_count = 1,
+		.queue_id = "Q2",
+		.sender = "x@y"};
 	struct mc_store_local_result res[2];
 	bool committed = true;
 	struct mc_error err = {0};
@@ -204,8 +213,11 @@ static void *deliver_thread(void *p)
 	struct mc_store_delivery d = {
 		.sha256 = "0000000000000000000000000000000000000000000000000000"
 			  "000000000003",
-		.info = a->info, .local = &l, .local_count = 1,
-		.queue_id = "Q3", .sender = "x@y"};
+		.info = a->info,
+		.local = &l,
+		.local_count = 1,
+		.queue_id = "Q3",
+		.sender = "x@y"};
 	for (int i = 0; i < PER_THREAD; i++) {
 		struct mc_store_local_result res;
 		bool committed;

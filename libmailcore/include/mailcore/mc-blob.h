@@ -34,8 +34,8 @@ void mc_blob_store_destroy(struct mc_blob_store **store);
 struct mc_blob_writer *mc_blob_writer_create(struct mc_blob_store *store,
 					     struct mc_error *err);
 /* Appends bytes; -1 with err (disk full: MC_ERR_TEMPORARY). */
-int mc_blob_writer_write(struct mc_blob_writer *w, const void *data,
-			 size_t len, struct mc_error *err);
+int mc_blob_writer_write(struct mc_blob_writer *w, const void *data, size_t len,
+			 struct mc_error *err);
 /* Bytes written so far. */
 uint64_t mc_blob_writer_size(const struct mc_blob_writer *w);
 /* Makes the blob durable under its hash and frees the writer (also on

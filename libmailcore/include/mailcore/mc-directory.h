@@ -24,13 +24,13 @@ struct mc_redis;
 #define MC_DIRECTORY_MAX_DEPTH	 10
 
 enum mc_directory_status {
-	MC_DIR_OK = 0,		/* at least one mailbox or external target */
-	MC_DIR_NOT_LOCAL,	/* the domain is not one of ours */
-	MC_DIR_UNKNOWN,		/* no such user or alias: 550 5.1.1 */
-	MC_DIR_DISABLED,	/* user frozen / not active: 550 5.2.1 */
+	MC_DIR_OK = 0,		 /* at least one mailbox or external target */
+	MC_DIR_NOT_LOCAL,	 /* the domain is not one of ours */
+	MC_DIR_UNKNOWN,		 /* no such user or alias: 550 5.1.1 */
+	MC_DIR_DISABLED,	 /* user frozen / not active: 550 5.2.1 */
 	MC_DIR_DOMAIN_SUSPENDED, /* 550 5.2.1 */
-	MC_DIR_DOMAIN_EXPIRED,	/* 550 5.2.1, distinct text */
-	MC_DIR_LOOP,		/* alias loop or expansion too big: 554 5.4.6 */
+	MC_DIR_DOMAIN_EXPIRED,	 /* 550 5.2.1, distinct text */
+	MC_DIR_LOOP, /* alias loop or expansion too big: 554 5.4.6 */
 };
 
 /* A mailbox owner the address delivers to, with what the RCPT and commit
@@ -92,8 +92,7 @@ struct mc_directory_login {
 	const char *address, *password_hash;
 };
 int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
-		       const char *address,
-		       struct mc_directory_login *login_r,
+		       const char *address, struct mc_directory_login *login_r,
 		       struct mc_error *err);
 
 /* Whether the user may use address as its envelope sender: its own

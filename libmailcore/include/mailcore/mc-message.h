@@ -57,7 +57,7 @@ struct mc_message_info {
 	 * newlines, cut at max_text. May be empty. */
 	const char *text;
 	size_t text_len;
-	uint64_t size;	     /* octets fed */
+	uint64_t size;	      /* octets fed */
 	unsigned parts_count; /* MIME parts, the message itself included */
 	bool has_attachments; /* a part with a file name or attachment
 				 disposition */
@@ -86,7 +86,7 @@ struct mc_message_part {
 	 * part's own header. */
 	uint64_t msg_header_offset, msg_header_size;
 	uint64_t msg_body_offset, msg_body_size;
-	bool is_message;   /* message/rfc822 (or global) */
+	bool is_message; /* message/rfc822 (or global) */
 	bool is_multipart;
 };
 

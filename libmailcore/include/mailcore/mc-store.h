@@ -58,7 +58,7 @@ struct mc_store_delivery {
 	size_t remote_count;
 	/* The envelope kept with queue entries. */
 	const char *queue_id;
-	const char *sender; /* "" = null reverse-path */
+	const char *sender;	 /* "" = null reverse-path */
 	const char *envid, *ret; /* NULL, or "full"/"hdrs" */
 	const char *auth_user, *client_ip;
 };

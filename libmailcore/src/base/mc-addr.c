@@ -176,7 +176,8 @@ static int addr_item(const char *item, void *out, size_t idx,
 int mc_addr_list_parse(const char *s, struct mc_sockaddr *addrs, size_t max,
 		       struct mc_error *err)
 {
-	return parse_list(s, max, "address", "addresses", addr_item, addrs, err);
+	return parse_list(s, max, "address", "addresses", addr_item, addrs,
+			  err);
 }
 
 /* Writes the numeric IP of addr into buf. */

@@ -144,7 +144,8 @@ static bool result_from_json(struct mc_pool *pool, const char *s, size_t len,
 			ok = mailbox_from_json(pool, json_array_get(mb, i),
 					       &r->mailboxes[i]);
 		for (size_t i = 0; ok && i < r->external_count; i++) {
-			const char *x = json_string_value(json_array_get(ext, i));
+			const char *x =
+				json_string_value(json_array_get(ext, i));
 			ok = x != NULL;
 			r->external[i] = ok ? mc_pstrdup(pool, x) : NULL;
 		}
@@ -175,9 +176,8 @@ int dir_cache_get(struct mc_redis *redis, struct mc_pool *pool,
 	return hit;
 }
 
-void dir_cache_put(struct mc_redis *redis, const char *gen,
-		   const char *address, const struct mc_directory_result *r,
-		   unsigned ttl_s)
+void dir_cache_put(struct mc_redis *redis, const char *gen, const char *address,
+		   const struct mc_directory_result *r, unsigned ttl_s)
 {
 	char *json = result_to_json(r);
 	if (json == NULL)

@@ -13,8 +13,7 @@ int dir_cache_get(struct mc_redis *redis, struct mc_pool *pool,
 		  const char *address, struct mc_directory_result *result_r,
 		  char gen_r[DIR_GEN_MAX], struct mc_error *err);
 /* Stores a result under generation gen for ttl_s seconds; best effort. */
-void dir_cache_put(struct mc_redis *redis, const char *gen,
-		   const char *address, const struct mc_directory_result *r,
-		   unsigned ttl_s);
+void dir_cache_put(struct mc_redis *redis, const char *gen, const char *address,
+		   const struct mc_directory_result *r, unsigned ttl_s);
 
 #endif

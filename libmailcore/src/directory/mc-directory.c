@@ -38,7 +38,7 @@ struct resolve {
 	struct {
 		const char *addr;
 		bool in_chain;
-	} *visited;
+	} * visited;
 	size_t visited_count, visited_cap;
 	size_t mailboxes_cap, external_cap;
 	bool too_big, loop;
@@ -55,7 +55,8 @@ static const char sql_domain[] =
 	"coalesce(t.quota_permanent, d.quota_permanent), "
 	"coalesce(t.catchall, d.catchall) "
 	"FROM domains d JOIN tenants tn ON tn.id = d.tenant_id "
-	"LEFT JOIN domains t ON t.tenant_id = d.tenant_id AND t.id = d.alias_for "
+	"LEFT JOIN domains t ON t.tenant_id = d.tenant_id AND t.id = "
+	"d.alias_for "
 	"WHERE d.name = $1";
 
 static const char sql_entry[] =
@@ -77,8 +78,8 @@ static char **parse_array(struct mc_pool *pool, const char *s)
 	while (*p != '\0' && *p != '}') {
 		bool quoted = *p == '"';
 		const char *start = quoted ? ++p : p;
-		while (*p != '\0' && (quoted ? *p != '"' : (*p != ',' &&
-							      *p != '}')))
+		while (*p != '\0' &&
+		       (quoted ? *p != '"' : (*p != ',' && *p != '}')))
 			p++;
 		list[n++] = mc_pstrndup(pool, start, (size_t)(p - start));
 		if (quoted && *p == '"')
@@ -300,8 +301,7 @@ static int expand_local(struct resolve *rs, const struct dir_domain *d,
 
 /* Expands one address in our domain or not (lower case, with '@'). */
 static int expand_addr(struct resolve *rs, char *buf, char *at, unsigned depth,
-		       enum mc_directory_status *status_r,
-		       struct mc_error *err)
+		       enum mc_directory_status *status_r, struct mc_error *err)
 {
 	*at = '\0';
 	struct dir_domain *d = lookup_domain(rs, at + 1, err);
@@ -309,7 +309,8 @@ static int expand_addr(struct resolve *rs, char *buf, char *at, unsigned depth,
 		return -1;
 	if (depth == 0) {
 		rs->r->tenant_id = d->tenant_id;
-		rs->r->domain = d->local ? d->target : mc_pstrdup(rs->pool, at + 1);
+		rs->r->domain =
+			d->local ? d->target : mc_pstrdup(rs->pool, at + 1);
 	}
 	if (!d->local) {
 		*at = '@';
@@ -458,7 +459,8 @@ int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 			.tenant_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10),
 			.user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10),
 			.domain_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10),
-			.password_hash = mc_pstrdup(pool, PQgetvalue(res, 0, 3)),
+			.password_hash =
+				mc_pstrdup(pool, PQgetvalue(res, 0, 3)),
 			.address = mc_pstrdup(pool, PQgetvalue(res, 0, 4)),
 		};
 	}

@@ -65,7 +65,8 @@ static const char *id_array(struct mc_pool *pool, const int64_t *ids, size_t n)
 	mc_buf_init(&b, pool, 0);
 	mc_buf_append_c(&b, '{');
 	for (size_t i = 0; i < n; i++)
-		mc_buf_printf(&b, "%s%lld", i > 0 ? "," : "", (long long)ids[i]);
+		mc_buf_printf(&b, "%s%lld", i > 0 ? "," : "",
+			      (long long)ids[i]);
 	mc_buf_append_c(&b, '}');
 	return mc_buf_cstr(&b);
 }
@@ -121,7 +122,8 @@ static int check_quota(struct mc_pg *pg, struct txn *t, size_t i,
 				num(size, (int64_t)t->d->info->size), prior};
 	PGresult *res = mc_pg_query(
 		pg,
-		"SELECT u.quota_bytes > 0 AND u.used_bytes + $3 > u.quota_bytes, "
+		"SELECT u.quota_bytes > 0 AND u.used_bytes + $3 > "
+		"u.quota_bytes, "
 		"d.quota_bytes > 0 AND d.used_bytes + $4 + $3 > d.quota_bytes "
 		"FROM users u JOIN domains d ON d.tenant_id = u.tenant_id AND "
 		"d.id = u.domain_id WHERE u.tenant_id = $1 AND u.id = $2 AND "
@@ -131,9 +133,10 @@ static int check_quota(struct mc_pg *pg, struct txn *t, size_t i,
 		return -1;
 	enum mc_store_local_status st = MC_STORE_NO_MAILBOX;
 	if (PQntuples(res) > 0)
-		st = PQgetvalue(res, 0, 0)[0] == 't'   ? MC_STORE_OVER_QUOTA
-		     : PQgetvalue(res, 0, 1)[0] == 't' ? MC_STORE_OVER_DOMAIN_QUOTA
-						       : MC_STORE_DELIVERED;
+		st = PQgetvalue(res, 0, 0)[0] == 't' ? MC_STORE_OVER_QUOTA
+		     : PQgetvalue(res, 0, 1)[0] == 't'
+			     ? MC_STORE_OVER_DOMAIN_QUOTA
+			     : MC_STORE_DELIVERED;
 	PQclear(res);
 	t->results[i] = (struct mc_store_local_result){.status = st};
 	return 0;
@@ -180,21 +183,29 @@ static int upsert_message(struct mc_pg *pg, struct txn *t,
 {
 	const struct mc_message_info *m = t->d->info;
 	char tid[NUM], size[NUM], refs[NUM], date[NUM];
-	const char *params[] = {
-		num(tid, tt->id), t->d->sha256, num(size, (int64_t)m->size),
-		num(refs, tt->refs), hex(t->pool, m->envelope),
-		hex(t->pool, m->body), hex(t->pool, m->bodystructure),
-		pg_text(t->pool, m->subject), pg_text(t->pool, m->from),
-		pg_text(t->pool, m->to), pg_text(t->pool, m->cc),
-		pg_text(t->pool, m->message_id),
-		pg_text(t->pool, m->in_reply_to),
-		pg_text(t->pool, m->references),
-		pg_text(t->pool, m->base_subject),
-		pg_text(t->pool, m->sort_from), pg_text(t->pool, m->sort_to),
-		pg_text(t->pool, m->sort_cc), m->parts,
-		m->has_date ? num(date, (int64_t)m->date) : NULL,
-		m->has_attachments ? "true" : "false",
-		pg_text(t->pool, m->text)};
+	const char *params[] = {num(tid, tt->id),
+				t->d->sha256,
+				num(size, (int64_t)m->size),
+				num(refs, tt->refs),
+				hex(t->pool, m->envelope),
+				hex(t->pool, m->body),
+				hex(t->pool, m->bodystructure),
+				pg_text(t->pool, m->subject),
+				pg_text(t->pool, m->from),
+				pg_text(t->pool, m->to),
+				pg_text(t->pool, m->cc),
+				pg_text(t->pool, m->message_id),
+				pg_text(t->pool, m->in_reply_to),
+				pg_text(t->pool, m->references),
+				pg_text(t->pool, m->base_subject),
+				pg_text(t->pool, m->sort_from),
+				pg_text(t->pool, m->sort_to),
+				pg_text(t->pool, m->sort_cc),
+				m->parts,
+				m->has_date ? num(date, (int64_t)m->date)
+					    : NULL,
+				m->has_attachments ? "true" : "false",
+				pg_text(t->pool, m->text)};
 	PGresult *res = mc_pg_query(pg, sql_message, 22, params, err);
 	if (res == NULL)
 		return -1;
@@ -223,13 +234,15 @@ static int append_once(struct mc_pg *pg, struct txn *t, size_t i,
 {
 	const struct mc_store_local *l = &t->d->local[i];
 	char tid[NUM], uid[NUM], size[NUM], flags[NUM], date[NUM];
-	time_t when = t->d->internal_date != 0 ? t->d->internal_date
-					       : time(NULL);
-	const char *params[] = {
-		num(tid, l->tenant_id), num(uid, l->user_id),
-		l->mailbox != NULL ? l->mailbox : "INBOX",
-		num(size, (int64_t)t->d->info->size), message_id,
-		num(flags, l->flags), num(date, (int64_t)when)};
+	time_t when =
+		t->d->internal_date != 0 ? t->d->internal_date : time(NULL);
+	const char *params[] = {num(tid, l->tenant_id),
+				num(uid, l->user_id),
+				l->mailbox != NULL ? l->mailbox : "INBOX",
+				num(size, (int64_t)t->d->info->size),
+				message_id,
+				num(flags, l->flags),
+				num(date, (int64_t)when)};
 	PGresult *res = mc_pg_query(pg, sql_append, 7, params, err);
 	if (res == NULL)
 		return -1;
@@ -264,8 +277,7 @@ static int append(struct mc_pg *pg, struct txn *t, size_t i,
 }
 
 /* Adds the delivered size to each domain's usage. */
-static int update_domains(struct mc_pg *pg, struct txn *t,
-			  struct mc_error *err)
+static int update_domains(struct mc_pg *pg, struct txn *t, struct mc_error *err)
 {
 	for (size_t i = 0; i < t->d->local_count; i++) {
 		if (t->results[i].status != MC_STORE_DELIVERED)
@@ -288,9 +300,15 @@ static int queue_entry(struct mc_pg *pg, struct txn *t, struct txn_tenant *tt,
 {
 	const struct mc_store_delivery *d = t->d;
 	char tid[NUM], size[NUM];
-	const char *params[] = {num(tid, tt->id), d->queue_id, tt->message_id,
-				d->sender, d->envid, d->ret, d->auth_user,
-				d->client_ip, num(size, (int64_t)d->info->size)};
+	const char *params[] = {num(tid, tt->id),
+				d->queue_id,
+				tt->message_id,
+				d->sender,
+				d->envid,
+				d->ret,
+				d->auth_user,
+				d->client_ip,
+				num(size, (int64_t)d->info->size)};
 	PGresult *res = mc_pg_query(
 		pg,
 		"INSERT INTO queue (tenant_id, queue_id, message_id, sender, "
@@ -310,10 +328,11 @@ static int queue_rcpt(struct mc_pg *pg, const struct txn_tenant *tt,
 		      const char *failed_why, struct mc_error *err)
 {
 	char tid[NUM], nbuf[NUM];
-	const char *params[] = {num(tid, tt->id), tt->queue_entry, address,
-				orcpt, num(nbuf, notify),
-				failed_why != NULL ? "failed" : "queued",
-				failed_why};
+	const char *params[] = {
+		num(tid, tt->id),  tt->queue_entry,
+		address,	   orcpt,
+		num(nbuf, notify), failed_why != NULL ? "failed" : "queued",
+		failed_why};
 	return mc_pg_exec(pg,
 			  "INSERT INTO queue_recipients (tenant_id, "
 			  "queue_entry, address, orcpt, notify, state, "
@@ -392,8 +411,8 @@ static int store_rows(struct mc_pg *pg, struct txn *t, struct mc_error *err)
 	for (size_t i = 0; i < t->d->local_count; i++) {
 		if (t->results[i].status != MC_STORE_DELIVERED)
 			continue;
-		const char *mid = tenant_of(t, t->d->local[i].tenant_id)
-					  ->message_id;
+		const char *mid =
+			tenant_of(t, t->d->local[i].tenant_id)->message_id;
 		if (append(pg, t, i, mid, err) < 0)
 			return -1;
 		t->delivered++;
@@ -429,7 +448,8 @@ int mc_store_deliver(struct mc_pg *pg, const struct mc_store_delivery *d,
 		     struct mc_store_local_result *results, bool *committed_r,
 		     struct mc_error *err)
 {
-	struct txn t = {.d = d, .results = results,
+	struct txn t = {.d = d,
+			.results = results,
 			.pool = mc_pool_create("store-deliver", 8192)};
 	int r = mc_pg_transaction(pg, deliver_txn, &t, err);
 	*committed_r = r >= 0 && t.committed;
