@@ -39,7 +39,7 @@ BINS      := $(FRONTENDS:%=$(B)/bin/%)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all build deps test unit run install clean stack-start stack-stop stack-status fmt
+.PHONY: all build deps test unit run bench install clean stack-start stack-stop stack-status fmt
 # The packages first, then the build (a sub-make, so -j never races them).
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -110,6 +110,9 @@ test: all
 
 run: all
 	@ops/run.sh
+
+bench: all
+	@tests/bench/ingest.sh
 
 stack-start stack-stop stack-status:
 	@ops/stack.sh $(@:stack-%=%)
