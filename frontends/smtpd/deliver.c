@@ -98,24 +98,32 @@ static void outcome(struct delivery_outcome *out, unsigned code,
 }
 
 /* The answer when no local recipient could take the message. */
-static void refused(const struct mc_store_delivery *d,
-		    const struct mc_store_local_result *res,
-		    const struct trans *t, struct delivery_outcome *out)
+static void refused(const struct trans *t, struct delivery_outcome *out)
 {
 	bool perm = false;
 	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
 		for (size_t i = 0; i < rc->res.mailboxes_count; i++)
 			perm |= rc->res.mailboxes[i].quota_permanent;
 	}
-	(void)d;
-	(void)res;
 	if (perm)
 		outcome(out, 552, "5.2.2", "Mailbox full, over storage quota");
 	else
 		outcome(out, 452, "4.2.2", "Mailbox full, over storage quota");
 }
 
-/* The addresses whose cached lookups carry stale usage now. */
+/* True when a cached lookup of rc carries usage a quota check reads. */
+static bool has_quota(const struct rcpt *rc)
+{
+	for (size_t i = 0; i < rc->res.mailboxes_count; i++) {
+		const struct mc_directory_mailbox *m = &rc->res.mailboxes[i];
+		if (m->quota > 0 || m->domain_quota > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Drops the cached lookups whose usage this delivery made stale (only
+ * where a quota reads it: unlimited mailboxes keep their cache). */
 static void forget_usage(struct mc_redis *redis, struct mc_pool *pool,
 			 const struct trans *t)
 {
@@ -123,7 +131,7 @@ static void forget_usage(struct mc_redis *redis, struct mc_pool *pool,
 		mc_palloc_array(pool, t->rcpts_count + 1, sizeof(*addrs));
 	size_t n = 0;
 	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
-		if (!rc->remote)
+		if (!rc->remote && has_quota(rc))
 			addrs[n++] = rc->address;
 	}
 	mc_directory_forget(redis, addrs, n);
@@ -160,7 +168,7 @@ void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
 		return;
 	}
 	if (!committed) {
-		refused(&d, res, t, out);
+		refused(t, out);
 		return;
 	}
 	struct mc_redis *redis = mc_service_worker_redis(worker);
