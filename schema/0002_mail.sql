@@ -11,7 +11,6 @@ ALTER TABLE domains
 	ADD COLUMN alias_for bigint,
 	ADD COLUMN quota_bytes bigint NOT NULL DEFAULT 0
 	           CHECK (quota_bytes >= 0),
-	ADD COLUMN used_bytes bigint NOT NULL DEFAULT 0,
 	ADD COLUMN default_user_quota bigint NOT NULL DEFAULT 0
 	           CHECK (default_user_quota >= 0),
 	ADD COLUMN max_message_bytes bigint NOT NULL DEFAULT 0
@@ -29,6 +28,19 @@ ALTER TABLE users
 	ADD COLUMN forward_to text[] NOT NULL DEFAULT '{}'
 	           CHECK (cardinality(forward_to) <= 100),
 	ADD COLUMN forward_keep_copy boolean NOT NULL DEFAULT true;
+
+-- A domain's storage usage, spread over 16 rows (by user id) so that
+-- deliveries to different users of one domain do not queue on one row
+-- lock; the usage is the sum. Updated in each delivery's transaction.
+CREATE TABLE domain_usage (
+	tenant_id   bigint NOT NULL,
+	domain_id   bigint NOT NULL,
+	shard       smallint NOT NULL CHECK (shard BETWEEN 0 AND 15),
+	used_bytes  bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (tenant_id, domain_id, shard),
+	FOREIGN KEY (tenant_id, domain_id) REFERENCES domains (tenant_id, id)
+	            ON DELETE CASCADE
+);
 
 -- Addresses a user may send as besides its own: a full address, or
 -- "@domain" for any address of one of the tenant's domains.

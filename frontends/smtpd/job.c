@@ -34,12 +34,15 @@ static void job_finish(void *ctx)
 bool job_submit(struct session *s, job_work_fn *work, job_done_fn *done,
 		void *ctx)
 {
+	struct mc_workers *workers = mc_service_workers(s->d->service);
+	if (workers == NULL) /* stopping: the pool is gone */
+		return false;
 	struct job *j = mc_malloc(sizeof(*j));
 	*j = (struct job){.s = s, .work = work, .done = done, .ctx = ctx};
 	struct mc_error err = {0};
 	s->refs++;
-	if (mc_workers_submit(mc_service_workers(s->d->service), s->loop,
-			      job_run, job_finish, j, &err) < 0) {
+	if (mc_workers_submit(workers, s->loop, job_run, job_finish, j,
+			      &err) < 0) {
 		mc_logc(&s->log, MC_LOG_WARNING, "worker pool: %s", err.msg);
 		s->refs--;
 		free(j);
@@ -51,7 +54,8 @@ bool job_submit(struct session *s, job_work_fn *work, job_done_fn *done,
 void job_detached(struct smtpd *d, job_work_fn *work, void *ctx)
 {
 	struct mc_error err = {0};
-	if (mc_workers_submit(mc_service_workers(d->service), NULL, work, NULL,
-			      ctx, &err) < 0)
+	struct mc_workers *workers = mc_service_workers(d->service);
+	if (workers == NULL ||
+	    mc_workers_submit(workers, NULL, work, NULL, ctx, &err) < 0)
 		work(NULL, ctx); /* the pool is gone: do it here */
 }

@@ -10,6 +10,10 @@
 #include "mailcore/mc-config.h"
 #include "smtpd.h"
 
+/* How long a stopping daemon lets replies and deliveries in flight
+ * finish. */
+#define STOP_GRACE_MS 1000
+
 static struct smtpd smtpd_ctx;
 
 /* Parses a network key (already checked by mc-config). */
@@ -85,6 +89,11 @@ static int smtpd_start(struct mc_service *service)
 	d->blobs = open_blobs(cfg);
 	if (d->blobs == NULL)
 		return -1;
+	d->sessions = mc_calloc(
+		mc_server_loop_count(mc_service_server(service)),
+		sizeof(*d->sessions));
+	mc_server_on_stop(mc_service_server(service), sessions_stop, d,
+			  STOP_GRACE_MS);
 	mc_service_set_context(service, d);
 	return 0;
 }
@@ -94,6 +103,7 @@ static void smtpd_stop(struct mc_service *service)
 {
 	(void)service;
 	mc_blob_store_destroy(&smtpd_ctx.blobs);
+	free(smtpd_ctx.sessions);
 }
 
 /* Accepts a connection; the service context is ours once started. */

@@ -20,9 +20,32 @@ static void on_read(struct bufferevent *bev, void *ctx);
 static void on_write(struct bufferevent *bev, void *ctx);
 static void on_event(struct bufferevent *bev, short what, void *ctx);
 
+/* Unlinks a session from its loop's list. */
+static void session_unlist(struct session *s)
+{
+	struct session **head = &s->d->sessions[mc_loop_index(s->loop)];
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+}
+
+/* Links a new session into its loop's list. */
+static void session_list(struct session *s)
+{
+	struct session **head = &s->d->sessions[mc_loop_index(s->loop)];
+	s->next = *head;
+	if (*head != NULL)
+		(*head)->prev = s;
+	*head = s;
+}
+
 /* Frees what the session owns; runs when the last reference goes. */
 static void session_free(struct session *s)
 {
+	session_unlist(s);
 	trans_free(&s->trans);
 	mc_smtp_server_destroy(&s->smtp);
 	if (s->trans != NULL) /* destroy ended a transaction: free it too */
@@ -54,6 +77,18 @@ static void session_end(struct session *s, bool flush)
 	session_unref(s);
 }
 
+/* Tells the client the daemon stops, and closes. */
+static void say_goodbye(struct session *s)
+{
+	char line[320];
+	snprintf(line, sizeof(line),
+		 "421 4.3.2 %s Service shutting down, try again later\r\n",
+		 s->d->hostname);
+	if (s->bev != NULL && !s->starting_tls)
+		bufferevent_write(s->bev, line, strlen(line));
+	session_end(s, true);
+}
+
 /* mc-smtp-server's write callback: reply bytes for the client. */
 static void smtp_write(void *ctx, const void *data, size_t len)
 {
@@ -65,7 +100,7 @@ static void smtp_write(void *ctx, const void *data, size_t len)
 /* True when the state machine can take more input now. */
 static bool can_feed(const struct session *s)
 {
-	return !s->gone && !mc_smtp_server_pending(s->smtp) &&
+	return !s->gone && !s->stopping && !mc_smtp_server_pending(s->smtp) &&
 	       !mc_smtp_server_awaiting_tls(s->smtp) && !s->starting_tls &&
 	       !mc_smtp_server_closing(s->smtp) &&
 	       (s->trans == NULL || !spool_backlogged(s->trans));
@@ -86,9 +121,24 @@ void session_pump(struct session *s)
 		if (s->bev != NULL)
 			evbuffer_drain(bufferevent_get_input(s->bev), len);
 	}
+	if (!s->gone && s->stopping && !mc_smtp_server_pending(s->smtp))
+		say_goodbye(s);
 	if (!s->gone && mc_smtp_server_closing(s->smtp))
 		session_end(s, true);
 	session_unref(s);
+}
+
+bool sessions_stop(struct mc_loop *loop, void *ctx)
+{
+	struct smtpd *d = ctx;
+	struct session *s = d->sessions[mc_loop_index(loop)], *next;
+	for (; s != NULL; s = next) {
+		next = s->next;
+		s->stopping = true;
+		if (!s->gone && !mc_smtp_server_pending(s->smtp))
+			say_goodbye(s);
+	}
+	return d->sessions[mc_loop_index(loop)] != NULL || mc_service_closing();
 }
 
 void session_timeouts(struct session *s)
@@ -272,6 +322,7 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	s->refs = 1;
 	s->port = port_of(info->listener);
 	s->remote = info->remote;
+	session_list(s);
 	mc_addr_ip_str(&info->remote, s->ip);
 	make_id(s->id, sizeof(s->id));
 	mc_log_ctx_init(&s->log);

@@ -40,6 +40,7 @@ struct smtpd {
 	size_t plain_auth_nets_count;
 	struct mc_directory_settings dir;
 	struct mc_message_settings msg;
+	struct session **sessions; /* per loop: its live sessions */
 };
 
 /* The authenticated user of a session. */
@@ -88,8 +89,10 @@ struct session {
 	char ip[MC_ADDR_STR_MAX];
 	bool tls, starting_tls, in_data;
 	char tls_version[16], tls_cipher[64];
+	struct session *prev, *next; /* on d->sessions[loop] */
 	unsigned refs; /* the connection itself + each job in flight */
 	bool gone;     /* the connection is over */
+	bool stopping; /* the daemon stops: 421 once the reply is out */
 	struct smtpd_user user;
 	struct trans *trans;
 };
@@ -101,6 +104,9 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
  * (no decision pending, spool not backed up); call after every reply. */
 void session_pump(struct session *s);
 void session_unref(struct session *s);
+/* mc_loop_stop_fn: says 421 to every session of the loop (after the
+ * pending reply, if one is due); true while some are not closed yet. */
+bool sessions_stop(struct mc_loop *loop, void *ctx);
 /* Sets the read timeout for the current phase (command or data). */
 void session_timeouts(struct session *s);
 

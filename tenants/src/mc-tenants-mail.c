@@ -339,7 +339,9 @@ static int domain_query(struct mc_pg *pg, const char *domain,
 		pg,
 		"SELECT d.name, t.name, d.status, to_char(d.expires_at AT "
 		"TIME ZONE 'UTC', 'YYYY-MM-DD'), a.name, d.quota_bytes, "
-		"d.used_bytes, d.default_user_quota, d.max_message_bytes, "
+		"(SELECT coalesce(sum(used_bytes), 0) FROM domain_usage du "
+		"WHERE du.tenant_id = d.tenant_id AND du.domain_id = d.id), "
+		"d.default_user_quota, d.max_message_bytes, "
 		"d.quota_permanent, array_to_string(d.catchall, ','), "
 		"(SELECT count(*) FROM users u WHERE u.tenant_id = "
 		"d.tenant_id AND u.domain_id = d.id) "

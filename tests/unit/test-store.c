@@ -133,7 +133,7 @@ static void test_deliver(void **state)
 			 6);
 	assert_int_equal(num("SELECT sum(used_bytes) FROM users"),
 			 2 * (long long)info->size);
-	assert_int_equal(num("SELECT used_bytes FROM domains"),
+	assert_int_equal(num("SELECT sum(used_bytes) FROM domain_usage"),
 			 2 * (long long)info->size);
 	assert_int_equal(num("SELECT count(*) FROM queue_recipients WHERE "
 			     "address = 'far@away.example' AND state = "

@@ -48,6 +48,18 @@ struct mc_loop *mc_server_loop(struct mc_server *server, unsigned idx);
  * or SIGINT/SIGTERM (which the call handles while it runs), once all loops
  * have ended. Returns 0, or -1 if the loops could not start. */
 int mc_server_run(struct mc_server *server);
+/* A daemon's goodbye: when the server stops, fn(loop, ctx) runs on each
+ * loop's thread once its listeners are closed (to say "421 shutting
+ * down" to the connections), then again every 20 ms while it returns
+ * true (work still in flight), for grace_ms at most; then the loop ends.
+ * Without it loops end at once. */
+typedef bool mc_loop_stop_fn(struct mc_loop *loop, void *ctx);
+void mc_server_on_stop(struct mc_server *server, mc_loop_stop_fn *fn,
+		       void *ctx, unsigned grace_ms);
+/* Once mc_server_run() has returned and nothing posts any more (the
+ * worker pool is gone): runs what is still queued for the loops, on the
+ * calling thread, so completions free what they own. */
+void mc_server_drain(struct mc_server *server);
 /* Thread- and async-signal-safe request to end mc_server_run(). */
 void mc_server_stop(struct mc_server *server);
 void mc_server_destroy(struct mc_server **server);

@@ -58,6 +58,9 @@ struct mc_redis *mc_service_worker_redis(struct mc_worker *worker);
 /* Closes and frees bev once its pending output is sent, or when the peer
  * goes away or 30 s pass. bev is no longer the caller's. */
 void mc_service_close_after_write(struct bufferevent *bev);
+/* True while connections handed to mc_service_close_after_write() still
+ * have output to send (a stopping daemon waits for them). */
+bool mc_service_closing(void);
 /* Writes line and CRLF to bev, then mc_service_close_after_write(). For
  * refusals ("421 ... try later"). */
 void mc_service_reply_and_close(struct bufferevent *bev, const char *line);

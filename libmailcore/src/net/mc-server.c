@@ -28,6 +28,7 @@
 #define MAX_LOOPS	  1024
 #define LISTEN_BACKLOG	  511
 #define ACCEPT_RETRY_MSEC 100
+#define STOP_TICK_MS	  20
 
 struct post {
 	struct post *next;
@@ -44,6 +45,7 @@ struct mc_loop {
 	struct post *head, **tailp;
 	pthread_t thread;
 	bool stopping; /* loop thread only */
+	unsigned grace_left; /* ms a stopping loop still waits */
 };
 
 struct listener;
@@ -71,6 +73,9 @@ struct mc_server {
 	pthread_mutex_t lock; /* protects the listener list */
 	struct listener *listeners;
 	int stop_fd; /* eventfd written by mc_server_stop() */
+	mc_loop_stop_fn *on_stop;
+	void *on_stop_ctx;
+	unsigned grace_ms;
 };
 
 static int evthread_status = -1;
@@ -471,6 +476,8 @@ int mc_server_listen(struct mc_server *server, const char *name,
 	return 0;
 }
 
+static void stop_tick(evutil_socket_t fd, short what, void *ctx);
+
 /* Posted on each loop when the server stops: closes the loop's listening
  * sockets so no more connections are accepted, and ends the loop. */
 static void stop_loop(void *ctx)
@@ -478,12 +485,63 @@ static void stop_loop(void *ctx)
 	struct mc_loop *loop = ctx;
 	struct mc_server *server = loop->server;
 
-	loop->stopping = true;
 	pthread_mutex_lock(&server->lock);
 	for (struct listener *l = server->listeners; l != NULL; l = l->next)
 		loop_listener_close(&l->per_loop[loop->idx]);
 	pthread_mutex_unlock(&server->lock);
-	event_base_loopbreak(loop->base);
+	if (server->on_stop == NULL) {
+		loop->stopping = true;
+		event_base_loopbreak(loop->base);
+		return;
+	}
+	loop->grace_left = server->grace_ms;
+	stop_tick(-1, 0, loop);
+}
+
+/* Asks the daemon whether the stopping loop is done; ends it when so or
+ * when the grace time is over, else asks again in a moment. */
+static void stop_tick(evutil_socket_t fd, short what, void *ctx)
+{
+	struct mc_loop *loop = ctx;
+	struct mc_server *server = loop->server;
+	struct timeval tick = {.tv_usec = STOP_TICK_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	if (!server->on_stop(loop, server->on_stop_ctx) ||
+	    loop->grace_left < STOP_TICK_MS) {
+		loop->stopping = true;
+		event_base_loopbreak(loop->base);
+		return;
+	}
+	loop->grace_left -= STOP_TICK_MS;
+	event_base_once(loop->base, -1, EV_TIMEOUT, stop_tick, loop, &tick);
+}
+
+void mc_server_on_stop(struct mc_server *server, mc_loop_stop_fn *fn,
+		       void *ctx, unsigned grace_ms)
+{
+	server->on_stop = fn;
+	server->on_stop_ctx = ctx;
+	server->grace_ms = grace_ms;
+}
+
+void mc_server_drain(struct mc_server *server)
+{
+	for (unsigned i = 0; i < server->nloops; i++) {
+		struct mc_loop *loop = &server->loops[i];
+		struct post *p;
+
+		while ((p = take_posts(loop)) != NULL) {
+			while (p != NULL) {
+				struct post *next = p->next;
+
+				p->fn(p->ctx);
+				free(p);
+				p = next;
+			}
+		}
+	}
 }
 
 /* Thread body: runs one loop until stop_loop() breaks it. */

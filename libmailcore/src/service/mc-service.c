@@ -3,6 +3,9 @@
  * worker pool with per-worker PostgreSQL and Redis connections, waiting
  * for the databases at start, the ready line, and shutdown on a signal. */
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
@@ -39,6 +42,8 @@ struct mc_service {
 	void *context;
 	int log_fd;
 };
+
+static void closers_free_all(void);
 
 /* What each worker thread owns. */
 struct worker_conns {
@@ -395,8 +400,11 @@ static int parse_args(struct mc_service *svc, int argc, char **argv,
 static void teardown(struct mc_service *svc)
 {
 	mc_workers_destroy(&svc->workers); /* runs what is queued */
+	if (svc->server != NULL)
+		mc_server_drain(svc->server); /* and their completions */
 	if (svc->def->stop != NULL && svc->server != NULL)
 		svc->def->stop(svc);
+	closers_free_all();
 	mc_server_destroy(&svc->server);
 	if (svc->tls != NULL)
 		SSL_CTX_free(svc->tls);
@@ -491,27 +499,115 @@ SSL_CTX *mc_service_tls(struct mc_service *service)
 	return service->tls;
 }
 
-/* Frees bev once its output is sent. */
+/* A connection being closed once its last reply is out. Closers are
+ * listed so that those a stopping daemon leaves behind are freed too. */
+struct closer {
+	struct closer *prev, *next;
+	struct bufferevent *bev;
+	struct event *timer;
+	unsigned ticks;
+};
+
+static pthread_mutex_t closers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct closer *closers;
+
+#define CLOSER_TICK_MS 10
+#define CLOSER_TICKS   3000 /* 30 s */
+
+/* Unlists and frees a closer with its connection. */
+static void closer_free(struct closer *c)
+{
+	pthread_mutex_lock(&closers_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		closers = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&closers_lock);
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* True while bytes wait in bev or in a bufferevent under it (a TLS
+ * filter hands its output to the socket's bufferevent). */
+static bool output_pending(struct bufferevent *bev)
+{
+	for (; bev != NULL; bev = bufferevent_get_underlying(bev)) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Frees the connection once everything is on the wire (or 30 s pass);
+ * checks again in a moment otherwise. */
+static void closer_check(struct closer *c)
+{
+	if (!output_pending(c->bev) || ++c->ticks > CLOSER_TICKS) {
+		closer_free(c);
+		return;
+	}
+	struct timeval tick = {.tv_usec = CLOSER_TICK_MS * 1000};
+	evtimer_add(c->timer, &tick);
+}
+
+/* The output buffer drained. */
 static void reply_written(struct bufferevent *bev, void *ctx)
 {
-	(void)ctx;
-	bufferevent_free(bev);
+	(void)bev;
+	closer_check(ctx);
+}
+
+/* The timer of closer_check. */
+static void closer_tick(evutil_socket_t fd, short what, void *ctx)
+{
+	(void)fd;
+	(void)what;
+	closer_check(ctx);
 }
 
 /* Frees bev when the peer goes away or the connection fails. */
 static void reply_event(struct bufferevent *bev, short what, void *ctx)
 {
-	(void)ctx;
+	(void)bev;
 	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) != 0)
-		bufferevent_free(bev);
+		closer_free(ctx);
 }
 
 void mc_service_close_after_write(struct bufferevent *bev)
 {
+	struct closer *c = mc_calloc(1, sizeof(*c));
 	struct timeval timeout = {.tv_sec = 30};
-	bufferevent_setcb(bev, NULL, reply_written, reply_event, NULL);
+	c->bev = bev;
+	c->timer = evtimer_new(bufferevent_get_base(bev), closer_tick, c);
+	pthread_mutex_lock(&closers_lock);
+	c->next = closers;
+	if (closers != NULL)
+		closers->prev = c;
+	closers = c;
+	pthread_mutex_unlock(&closers_lock);
+	bufferevent_setcb(bev, NULL, reply_written, reply_event, c);
 	bufferevent_set_timeouts(bev, &timeout, &timeout);
 	bufferevent_enable(bev, EV_WRITE);
+	if (!output_pending(bev))
+		closer_check(c);
+}
+
+bool mc_service_closing(void)
+{
+	pthread_mutex_lock(&closers_lock);
+	bool any = closers != NULL;
+	pthread_mutex_unlock(&closers_lock);
+	return any;
+}
+
+/* At exit: the connections whose last reply never got out. */
+static void closers_free_all(void)
+{
+	while (closers != NULL)
+		closer_free(closers);
 }
 
 void mc_service_reply_and_close(struct bufferevent *bev, const char *line)

@@ -1,8 +1,9 @@
-/* mc-store-deliver: one delivery, one transaction. Locks in a fixed
- * order (domains by id, then users by id) so concurrent deliveries never
- * deadlock, checks quotas against the locked rows, upserts the message
- * row per tenant with its reference count, gives each mailbox its next
- * UID and MODSEQ, updates usage and writes the outbound queue entry. */
+/* mc-store-deliver: one delivery, one transaction of few statements:
+ * lock the recipients' user rows in id order (concurrent deliveries never
+ * deadlock) and check quotas, upsert the message row per tenant with its
+ * reference count, then per mailbox one statement giving it the next UID
+ * and MODSEQ and updating user and domain usage; last the outbound queue
+ * entry. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ static struct txn_tenant *tenant_of(struct txn *t, int64_t id)
 	return n;
 }
 
-/* Appends "{a,b,c}" of the distinct values of a field as an array. */
+/* Appends "{a,b,c}" of n 64-bit values as an array literal. */
 static const char *id_array(struct mc_pool *pool, const int64_t *ids, size_t n)
 {
 	struct mc_buf b;
@@ -71,74 +72,85 @@ static const char *id_array(struct mc_pool *pool, const int64_t *ids, size_t n)
 	return mc_buf_cstr(&b);
 }
 
-/* Runs a locking query; -1 on error. */
-static int lock_rows(struct mc_pg *pg, const char *sql, const char *ids,
-		     struct mc_error *err)
+/* Locks the recipients' user rows (in id order, so concurrent deliveries
+ * never deadlock) and reads their quota state: user id, quota, usage,
+ * domain quota, domain usage (the sum of its shards), active. */
+static const char sql_lock[] =
+	"SELECT u.id, u.quota_bytes, u.used_bytes, d.quota_bytes, "
+	"(SELECT coalesce(sum(used_bytes), 0) FROM domain_usage du WHERE "
+	"du.tenant_id = u.tenant_id AND du.domain_id = u.domain_id), "
+	"u.status = 'active' FROM users u JOIN unnest($1::bigint[], "
+	"$2::bigint[]) AS k(t, i) ON u.tenant_id = k.t AND u.id = k.i "
+	"JOIN domains d ON d.tenant_id = u.tenant_id AND d.id = u.domain_id "
+	"ORDER BY u.id FOR UPDATE OF u";
+
+/* The quota state of one locked user. */
+struct quota_row {
+	int64_t user_id, quota, used, domain_quota, domain_used;
+	bool active;
+};
+
+/* Decides recipient i against the locked rows, counting what this
+ * delivery already gave to the same domain. */
+static enum mc_store_local_status
+decide(struct txn *t, size_t i, const struct quota_row *rows, size_t nrows)
 {
-	const char *params[] = {ids};
-	PGresult *res = mc_pg_query(pg, sql, 1, params, err);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	const struct mc_store_local *l = &t->d->local[i];
+	int64_t size = (int64_t)t->d->info->size, prior = 0;
+	const struct quota_row *q = NULL;
+	for (size_t j = 0; j < nrows; j++) {
+		if (rows[j].user_id == l->user_id)
+			q = &rows[j];
+	}
+	if (q == NULL || !q->active)
+		return MC_STORE_NO_MAILBOX;
+	for (size_t j = 0; j < i; j++) {
+		if (t->results[j].status == MC_STORE_DELIVERED &&
+		    t->d->local[j].domain_id == l->domain_id)
+			prior += size;
+	}
+	if (q->quota > 0 && q->used + size > q->quota)
+		return MC_STORE_OVER_QUOTA;
+	if (q->domain_quota > 0 &&
+	    q->domain_used + prior + size > q->domain_quota)
+		return MC_STORE_OVER_DOMAIN_QUOTA;
+	return MC_STORE_DELIVERED;
 }
 
-/* Locks every domain, then every user, of the local recipients. */
-static int lock_all(struct mc_pg *pg, struct txn *t, struct mc_error *err)
+/* Locks the users and sets every local recipient's status. Domain usage
+ * is read, not locked: deliveries racing into one domain may pass its
+ * quota by a message or so, as in other mail stores. */
+static int lock_and_check(struct mc_pg *pg, struct txn *t, struct mc_error *err)
 {
 	size_t n = t->d->local_count;
 	if (n == 0)
 		return 0;
-	int64_t *doms = mc_palloc_array(t->pool, n, sizeof(*doms));
+	int64_t *tenants = mc_palloc_array(t->pool, n, sizeof(*tenants));
 	int64_t *users = mc_palloc_array(t->pool, n, sizeof(*users));
 	for (size_t i = 0; i < n; i++) {
-		doms[i] = t->d->local[i].domain_id;
+		tenants[i] = t->d->local[i].tenant_id;
 		users[i] = t->d->local[i].user_id;
 	}
-	if (lock_rows(pg,
-		      "SELECT 1 FROM domains WHERE id = ANY($1::bigint[]) "
-		      "ORDER BY id FOR UPDATE",
-		      id_array(t->pool, doms, n), err) < 0)
-		return -1;
-	return lock_rows(pg,
-			 "SELECT 1 FROM users WHERE id = ANY($1::bigint[]) "
-			 "ORDER BY id FOR UPDATE",
-			 id_array(t->pool, users, n), err);
-}
-
-/* Checks one recipient's quotas against the locked rows, counting what
- * this delivery already added; sets its status. */
-static int check_quota(struct mc_pg *pg, struct txn *t, size_t i,
-		       struct mc_error *err)
-{
-	const struct mc_store_local *l = &t->d->local[i];
-	char tid[NUM], uid[NUM], size[NUM], prior[NUM];
-	unsigned same_domain = 0;
-	for (size_t j = 0; j < i; j++)
-		same_domain += t->results[j].status == MC_STORE_DELIVERED &&
-			       t->d->local[j].domain_id == l->domain_id;
-	num(prior, (int64_t)(same_domain * t->d->info->size));
-	const char *params[] = {num(tid, l->tenant_id), num(uid, l->user_id),
-				num(size, (int64_t)t->d->info->size), prior};
-	PGresult *res = mc_pg_query(
-		pg,
-		"SELECT u.quota_bytes > 0 AND u.used_bytes + $3 > "
-		"u.quota_bytes, "
-		"d.quota_bytes > 0 AND d.used_bytes + $4 + $3 > d.quota_bytes "
-		"FROM users u JOIN domains d ON d.tenant_id = u.tenant_id AND "
-		"d.id = u.domain_id WHERE u.tenant_id = $1 AND u.id = $2 AND "
-		"u.status = 'active'",
-		4, params, err);
+	const char *params[] = {id_array(t->pool, tenants, n),
+				id_array(t->pool, users, n)};
+	PGresult *res = mc_pg_query(pg, sql_lock, 2, params, err);
 	if (res == NULL)
 		return -1;
-	enum mc_store_local_status st = MC_STORE_NO_MAILBOX;
-	if (PQntuples(res) > 0)
-		st = PQgetvalue(res, 0, 0)[0] == 't' ? MC_STORE_OVER_QUOTA
-		     : PQgetvalue(res, 0, 1)[0] == 't'
-			     ? MC_STORE_OVER_DOMAIN_QUOTA
-			     : MC_STORE_DELIVERED;
+	size_t nrows = (size_t)PQntuples(res);
+	struct quota_row *rows =
+		mc_palloc_array(t->pool, nrows + 1, sizeof(*rows));
+	for (size_t r = 0; r < nrows; r++) {
+		int64_t v[5];
+		for (int c = 0; c < 5; c++)
+			v[c] = strtoll(PQgetvalue(res, (int)r, c), NULL, 10);
+		rows[r] = (struct quota_row){
+			v[0], v[1], v[2],
+			v[3], v[4], PQgetvalue(res, (int)r, 5)[0] == 't'};
+	}
 	PQclear(res);
-	t->results[i] = (struct mc_store_local_result){.status = st};
+	for (size_t i = 0; i < n; i++)
+		t->results[i] = (struct mc_store_local_result){
+			.status = decide(t, i, rows, nrows)};
 	return 0;
 }
 
@@ -224,7 +236,11 @@ static const char sql_append[] =
 	"uid, $5, highestmodseq, $6, to_timestamp($7::double precision), $4 "
 	"FROM mb RETURNING mailbox_id, uid, modseq), "
 	"u AS (UPDATE users SET used_bytes = used_bytes + $4 WHERE tenant_id "
-	"= $1 AND id = $2 AND EXISTS (SELECT 1 FROM ins)) "
+	"= $1 AND id = $2 AND EXISTS (SELECT 1 FROM ins)), "
+	"du AS (INSERT INTO domain_usage (tenant_id, domain_id, shard, "
+	"used_bytes) SELECT $1, $8, $2::bigint % 16, $4 FROM ins ON CONFLICT "
+	"(tenant_id, domain_id, shard) DO UPDATE SET used_bytes = "
+	"domain_usage.used_bytes + EXCLUDED.used_bytes) "
 	"SELECT mailbox_id, uid, modseq FROM ins";
 
 /* Appends the message to one recipient's mailbox: 1 done, 0 no such
@@ -233,7 +249,7 @@ static int append_once(struct mc_pg *pg, struct txn *t, size_t i,
 		       const char *message_id, struct mc_error *err)
 {
 	const struct mc_store_local *l = &t->d->local[i];
-	char tid[NUM], uid[NUM], size[NUM], flags[NUM], date[NUM];
+	char tid[NUM], uid[NUM], size[NUM], flags[NUM], date[NUM], did[NUM];
 	time_t when =
 		t->d->internal_date != 0 ? t->d->internal_date : time(NULL);
 	const char *params[] = {num(tid, l->tenant_id),
@@ -242,8 +258,9 @@ static int append_once(struct mc_pg *pg, struct txn *t, size_t i,
 				num(size, (int64_t)t->d->info->size),
 				message_id,
 				num(flags, l->flags),
-				num(date, (int64_t)when)};
-	PGresult *res = mc_pg_query(pg, sql_append, 7, params, err);
+				num(date, (int64_t)when),
+				num(did, l->domain_id)};
+	PGresult *res = mc_pg_query(pg, sql_append, 8, params, err);
 	if (res == NULL)
 		return -1;
 	int found = PQntuples(res) > 0;
@@ -274,24 +291,6 @@ static int append(struct mc_pg *pg, struct txn *t, size_t i,
 			     l->mailbox != NULL ? l->mailbox : "INBOX",
 			     l->address);
 	return r > 0 ? 0 : -1;
-}
-
-/* Adds the delivered size to each domain's usage. */
-static int update_domains(struct mc_pg *pg, struct txn *t, struct mc_error *err)
-{
-	for (size_t i = 0; i < t->d->local_count; i++) {
-		if (t->results[i].status != MC_STORE_DELIVERED)
-			continue;
-		char did[NUM], size[NUM];
-		const char *params[] = {num(did, t->d->local[i].domain_id),
-					num(size, (int64_t)t->d->info->size)};
-		if (mc_pg_exec(pg,
-			       "UPDATE domains SET used_bytes = used_bytes + "
-			       "$2 WHERE id = $1",
-			       2, params, err) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 /* Creates one tenant's queue entry. */
@@ -417,7 +416,7 @@ static int store_rows(struct mc_pg *pg, struct txn *t, struct mc_error *err)
 			return -1;
 		t->delivered++;
 	}
-	return update_domains(pg, t, err) < 0 ? -1 : write_queue(pg, t, err);
+	return write_queue(pg, t, err);
 }
 
 /* The transaction body (mc_pg_transaction retries it on conflicts). */
@@ -429,12 +428,8 @@ static int deliver_txn(struct mc_pg *pg, void *ctx, struct mc_error *err)
 	t->tenants = mc_palloc_array(t->pool, n + 1, sizeof(*t->tenants));
 	t->tenants_count = 0;
 	t->delivered = 0;
-	if (lock_all(pg, t, err) < 0)
+	if (lock_and_check(pg, t, err) < 0)
 		return -1;
-	for (size_t i = 0; i < t->d->local_count; i++) {
-		if (check_quota(pg, t, i, err) < 0)
-			return -1;
-	}
 	plan_tenants(t);
 	t->committed = t->d->remote_count > 0;
 	for (size_t i = 0; i < t->d->local_count; i++)

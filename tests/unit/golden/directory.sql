@@ -1,9 +1,10 @@
 -- Fixture of test-directory: a directory exercising every routing rule.
 INSERT INTO tenants (name) VALUES ('acme'), ('gone');
 UPDATE tenants SET status = 'suspended' WHERE name = 'gone';
-INSERT INTO domains (tenant_id, name, quota_bytes, used_bytes,
-                     max_message_bytes, quota_permanent)
-	VALUES (1, 'one.test', 100000, 1000, 20000, true);
+INSERT INTO domains (tenant_id, name, quota_bytes, max_message_bytes,
+                     quota_permanent)
+	VALUES (1, 'one.test', 100000, 20000, true);
+INSERT INTO domain_usage VALUES (1, 1, 0, 400), (1, 1, 7, 600);
 INSERT INTO domains (tenant_id, name, alias_for)
 	SELECT 1, 'alias.test', id FROM domains WHERE name = 'one.test';
 INSERT INTO domains (tenant_id, name, catchall)
