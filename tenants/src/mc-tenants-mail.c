@@ -11,27 +11,11 @@
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-str.h"
 #include "mailcore/mc-tenants.h"
+#include "mc-tenants-private.h"
 
 #define DISPLAY_NAME_MAX 256
 #define CATCHALL_MAX	 1000
 #define FORWARD_MAX	 100
-
-struct address {
-	char local[MC_LOCAL_PART_MAX + 1];
-	char domain[MC_DOMAIN_MAX + 1];
-	char full[MC_ADDRESS_MAX + 1];
-};
-
-/* Splits and normalises one of our own addresses. */
-static int own_address(const char *address, struct address *a,
-		       struct mc_error *err)
-{
-	if (mc_tenants_split_address(address, true, a->local, a->domain, err) <
-	    0)
-		return -1;
-	snprintf(a->full, sizeof(a->full), "%s@%s", a->local, a->domain);
-	return 0;
-}
 
 /* Copies a domain name lower-cased into out; MC_ERR_INVALID if bad. */
 static int domain_name(const char *domain, char *out, struct mc_error *err)
@@ -53,21 +37,6 @@ static void tenant_name(const char *tenant, char *out)
 	mc_str_lower(out);
 }
 
-/* Runs a query and copies column 0 of row 0 into out (may be NULL).
- * 1 found, 0 no row, -1 error. */
-static int query_value(struct mc_pg *pg, const char *sql, int n,
-		       const char *const *params, char *out, size_t out_size,
-		       struct mc_error *err)
-{
-	PGresult *res = mc_pg_query(pg, sql, n, params, err);
-	if (res == NULL)
-		return -1;
-	int found = PQntuples(res) > 0;
-	if (found && out != NULL)
-		snprintf(out, out_size, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return found;
-}
 
 /* 0 when the named object exists, else -1 (MC_ERR_NOTFOUND "what name
  * does not exist"). */
@@ -75,7 +44,7 @@ static int require(struct mc_pg *pg, const char *sql, const char *what,
 		   const char *name, struct mc_error *err)
 {
 	const char *params[] = {name};
-	int r = query_value(pg, sql, 1, params, NULL, 0, err);
+	int r = tenants_query_value(pg, sql, 1, params, NULL, 0, err);
 	if (r == 0)
 		mc_error_set(err, MC_ERR_NOTFOUND, "%s %s does not exist", what,
 			     name);
@@ -98,13 +67,6 @@ static int require_tenant(struct mc_pg *pg, const char *tenant,
 		       tenant, err);
 }
 
-/* Rewrites a duplicate-key error into a readable one. */
-static int exists_as(struct mc_error *err, const char *what)
-{
-	if (err != NULL && err->cls == MC_ERR_EXISTS)
-		mc_error_reset(err, MC_ERR_EXISTS, "%s", what);
-	return -1;
-}
 
 /* A column as a string, NULL for SQL NULL or "". */
 static const char *value_or_null(const PGresult *res, int row, int col)
@@ -201,11 +163,11 @@ int mc_domain_alias_add(struct mc_pg *pg, const char *alias, const char *domain,
 	if (n < 0) {
 		char msg[MC_DOMAIN_MAX + 32];
 		snprintf(msg, sizeof(msg), "domain %s already exists", a);
-		return exists_as(err, msg);
+		return tenants_exists_as(err, msg);
 	}
 	if (n > 0)
 		return 0;
-	int r = query_value(pg,
+	int r = tenants_query_value(pg,
 			    "SELECT t.name FROM domains d JOIN domains t "
 			    "ON t.id = d.alias_for WHERE d.name = $1",
 			    1, params + 1, target, sizeof(target), err);
@@ -439,7 +401,7 @@ int mc_user_set(struct mc_pg *pg, const char *address,
 	struct address a;
 	char q[24];
 	const char *params[8] = {a.local, a.domain, ch->status};
-	if (own_address(address, &a, err) < 0 ||
+	if (tenants_parse_own(address, &a, err) < 0 ||
 	    check_user_fields(ch, err) < 0 ||
 	    size_param("quota", ch->quota, q, sizeof(q), &params[3], err) < 0)
 		return -1;
@@ -465,7 +427,7 @@ int mc_user_get(struct mc_pg *pg, const char *address,
 		void *ctx, struct mc_error *err)
 {
 	struct address a;
-	if (own_address(address, &a, err) < 0)
+	if (tenants_parse_own(address, &a, err) < 0)
 		return -1;
 	const char *params[] = {a.local, a.domain};
 	PGresult *res = mc_pg_query(
@@ -515,7 +477,7 @@ struct send_as {
 static int parse_send_as(const char *user, const char *address,
 			 struct send_as *s, struct mc_error *err)
 {
-	if (own_address(user, &s->user, err) < 0)
+	if (tenants_parse_own(user, &s->user, err) < 0)
 		return -1;
 	if (address[0] == '@') {
 		if (domain_name(address + 1, s->domain, err) < 0)
@@ -524,7 +486,7 @@ static int parse_send_as(const char *user, const char *address,
 		return 0;
 	}
 	struct address a;
-	if (own_address(address, &a, err) < 0)
+	if (tenants_parse_own(address, &a, err) < 0)
 		return -1;
 	snprintf(s->domain, sizeof(s->domain), "%s", a.domain);
 	snprintf(s->address, sizeof(s->address), "%s", a.full);
@@ -579,7 +541,7 @@ int mc_send_as_add(struct mc_pg *pg, const char *user, const char *address,
 		char msg[2 * MC_ADDRESS_MAX + 64];
 		snprintf(msg, sizeof(msg), "%s may already send as %s",
 			 s.user.full, s.address);
-		return exists_as(err, msg);
+		return tenants_exists_as(err, msg);
 	}
 	if (n == 0)
 		mc_error_set(err, MC_ERR_INVALID,
@@ -624,7 +586,7 @@ int mc_network_add(struct mc_pg *pg, const char *tenant, const char *cidr,
 		char msg[MC_CIDR_MAX + 96];
 		snprintf(msg, sizeof(msg), "tenant %s already has network %s",
 			 t, net);
-		return exists_as(err, msg);
+		return tenants_exists_as(err, msg);
 	}
 	if (n == 0)
 		mc_error_set(err, MC_ERR_NOTFOUND, "tenant %s does not exist",
@@ -679,7 +641,7 @@ int mc_network_list(struct mc_pg *pg, const char *tenant,
 int mc_alias_remove(struct mc_pg *pg, const char *address, struct mc_error *err)
 {
 	struct address a;
-	if (own_address(address, &a, err) < 0)
+	if (tenants_parse_own(address, &a, err) < 0)
 		return -1;
 	const char *params[] = {a.local, a.domain};
 	long n = mc_pg_exec(pg,

@@ -10,16 +10,11 @@
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-str.h"
 #include "mailcore/mc-tenants.h"
-
-struct address {
-	char local[MC_LOCAL_PART_MAX + 1];
-	char domain[MC_DOMAIN_MAX + 1];
-	char full[MC_ADDRESS_MAX + 1];
-};
+#include "mc-tenants-private.h"
 
 /* Splits and normalises one of our own addresses. */
-static int parse_own(const char *address, struct address *a,
-		     struct mc_error *err)
+int tenants_parse_own(const char *address, struct address *a,
+		      struct mc_error *err)
 {
 	if (mc_tenants_split_address(address, true, a->local, a->domain, err) <
 	    0)
@@ -30,9 +25,9 @@ static int parse_own(const char *address, struct address *a,
 
 /* Runs a single-row query and copies column 0 of row 0 into out
  * (out_size bytes). 1 found, 0 no row, -1 error. */
-static int query_value(struct mc_pg *pg, const char *sql, int n,
-		       const char *const *params, char *out, size_t out_size,
-		       struct mc_error *err)
+int tenants_query_value(struct mc_pg *pg, const char *sql, int n,
+			const char *const *params, char *out, size_t out_size,
+			struct mc_error *err)
 {
 	PGresult *res = mc_pg_query(pg, sql, n, params, err);
 	if (res == NULL)
@@ -44,13 +39,19 @@ static int query_value(struct mc_pg *pg, const char *sql, int n,
 	return found;
 }
 
-/* Rewrites a duplicate-key error into what the caller wanted to create. */
-static int exists_as(struct mc_error *err, const char *what, const char *name)
+int tenants_exists_as(struct mc_error *err, const char *text)
 {
 	if (err != NULL && err->cls == MC_ERR_EXISTS)
-		mc_error_reset(err, MC_ERR_EXISTS, "%s %s already exists", what,
-			       name);
+		mc_error_reset(err, MC_ERR_EXISTS, "%s", text);
 	return -1;
+}
+
+/* The duplicate-key error of creating what name. */
+static int exists_as(struct mc_error *err, const char *what, const char *name)
+{
+	char text[MC_ADDRESS_MAX + 64];
+	snprintf(text, sizeof(text), "%s %s already exists", what, name);
+	return tenants_exists_as(err, text);
 }
 
 int mc_tenant_add(struct mc_pg *pg, const char *name, struct mc_error *err)
@@ -133,7 +134,7 @@ static int check_free(struct mc_pg *pg, const struct address *a,
 {
 	const char *params[] = {domain_id, a->local};
 	char kind[16];
-	int r = query_value(pg,
+	int r = tenants_query_value(pg,
 			    "SELECT 'user' FROM users WHERE domain_id = $1 "
 			    "AND local_part = $2 UNION ALL "
 			    "SELECT 'alias' FROM aliases WHERE domain_id = $1 "
@@ -173,7 +174,7 @@ int mc_user_add(struct mc_pg *pg, const char *address,
 		const char *password_hash, struct mc_error *err)
 {
 	struct user_add u = {.hash = password_hash};
-	if (parse_own(address, &u.addr, err) < 0)
+	if (tenants_parse_own(address, &u.addr, err) < 0)
 		return -1;
 	return mc_pg_transaction(pg, user_add_txn, &u, err);
 }
@@ -182,7 +183,7 @@ int mc_user_set_password(struct mc_pg *pg, const char *address,
 			 const char *password_hash, struct mc_error *err)
 {
 	struct address a;
-	if (parse_own(address, &a, err) < 0)
+	if (tenants_parse_own(address, &a, err) < 0)
 		return -1;
 	const char *params[] = {password_hash, a.local, a.domain};
 	long n = mc_pg_exec(pg,
@@ -202,7 +203,7 @@ static int domain_exists(struct mc_pg *pg, const char *domain,
 			 struct mc_error *err)
 {
 	const char *params[] = {domain};
-	int r = query_value(pg, "SELECT 1 FROM domains WHERE name = $1", 1,
+	int r = tenants_query_value(pg, "SELECT 1 FROM domains WHERE name = $1", 1,
 			    params, NULL, 0, err);
 	if (r == 0)
 		mc_error_set(err, MC_ERR_NOTFOUND, "domain %s does not exist",
@@ -305,7 +306,7 @@ int mc_alias_add(struct mc_pg *pg, const char *address,
 	struct alias_add al;
 	mc_buf_init(&al.targets, NULL, 0);
 	int r = -1;
-	if (parse_own(address, &al.addr, err) == 0 &&
+	if (tenants_parse_own(address, &al.addr, err) == 0 &&
 	    build_targets(&al.addr, targets, count, &al.targets, err) == 0)
 		r = mc_pg_transaction(pg, alias_add_txn, &al, err);
 	mc_buf_free(&al.targets);

@@ -419,13 +419,13 @@ int mc_directory_resolve(struct mc_pg *pg, struct mc_redis *redis,
 	return 0;
 }
 
-int mc_directory_local_domain(struct mc_pg *pg, const char *domain,
-			      int64_t *tenant_id_r, struct mc_error *err)
+/* Runs a query whose first column is a tenant id: 1 with *tenant_id_r
+ * set (may be NULL), 0 no row, -1 error. */
+static int query_tenant(struct mc_pg *pg, const char *sql, int n,
+			const char *const *params, int64_t *tenant_id_r,
+			struct mc_error *err)
 {
-	const char *params[] = {domain};
-	PGresult *res = mc_pg_query(
-		pg, "SELECT tenant_id FROM domains WHERE name = lower($1)", 1,
-		params, err);
+	PGresult *res = mc_pg_query(pg, sql, n, params, err);
 	if (res == NULL)
 		return -1;
 	int found = PQntuples(res) > 0;
@@ -433,6 +433,15 @@ int mc_directory_local_domain(struct mc_pg *pg, const char *domain,
 		*tenant_id_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return found;
+}
+
+int mc_directory_local_domain(struct mc_pg *pg, const char *domain,
+			      int64_t *tenant_id_r, struct mc_error *err)
+{
+	const char *params[] = {domain};
+	return query_tenant(
+		pg, "SELECT tenant_id FROM domains WHERE name = lower($1)", 1,
+		params, tenant_id_r, err);
 }
 
 int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
@@ -514,18 +523,11 @@ int mc_directory_relay_network(struct mc_pg *pg, const char *ip,
 			       struct mc_error *err)
 {
 	const char *params[] = {ip, sender_domain != NULL ? sender_domain : ""};
-	PGresult *res = mc_pg_query(
+	return query_tenant(
 		pg,
 		"SELECT n.tenant_id FROM tenant_networks n WHERE n.network >>= "
 		"$1::inet AND ($2 = '' OR EXISTS (SELECT 1 FROM domains d "
 		"WHERE d.tenant_id = n.tenant_id AND d.name = lower($2))) "
 		"LIMIT 1",
-		2, params, err);
-	if (res == NULL)
-		return -1;
-	int found = PQntuples(res) > 0;
-	if (found && tenant_id_r != NULL)
-		*tenant_id_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return found;
+		2, params, tenant_id_r, err);
 }
