@@ -128,6 +128,7 @@ CREATE TABLE messages (
 	PRIMARY KEY (tenant_id, id),
 	UNIQUE (tenant_id, sha256)
 );
+CREATE INDEX messages_sha256 ON messages (sha256);
 CREATE INDEX messages_search ON messages USING gin (search);
 
 -- A message in a mailbox. flags: bit 0 \Seen, 1 \Answered, 2 \Flagged,

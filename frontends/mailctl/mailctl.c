@@ -22,10 +22,9 @@
 #define PASSWORD_MAX 1024
 
 static const struct mailctl_cmd *const tables[] = {
-	mailctl_db_cmds,      mailctl_tenant_cmds,
-	mailctl_domain_cmds,  mailctl_user_cmds,
-	mailctl_mailbox_cmds, mailctl_alias_cmds,
-	mailctl_network_cmds, NULL};
+	mailctl_db_cmds,      mailctl_tenant_cmds,  mailctl_domain_cmds,
+	mailctl_user_cmds,    mailctl_mailbox_cmds, mailctl_alias_cmds,
+	mailctl_network_cmds, mailctl_store_cmds,   NULL};
 
 /* Prints the list of commands. */
 static void print_help(FILE *out)

@@ -38,6 +38,7 @@ extern const struct mailctl_cmd mailctl_domain_cmds[];
 extern const struct mailctl_cmd mailctl_mailbox_cmds[];
 extern const struct mailctl_cmd mailctl_alias_cmds[];
 extern const struct mailctl_cmd mailctl_network_cmds[];
+extern const struct mailctl_cmd mailctl_store_cmds[];
 
 /* Prints "mailctl: msg" to stderr and returns the exit code. */
 int mailctl_usage(const struct mailctl_cmd *cmd, const char *fmt, ...)

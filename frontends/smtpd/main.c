@@ -37,20 +37,13 @@ static const char *hostname(const struct mc_config *cfg)
 	return host;
 }
 
-/* Opens the blob store: [store] blob_dir, else STATE_DIR/blobs. */
+/* Opens the blob store named by the configuration. */
 static struct mc_blob_store *open_blobs(const struct mc_config *cfg)
 {
-	const char *dir = mc_config_str(cfg, "store", "blob_dir");
-	char *path = *dir != '\0' ? mc_strdup(dir)
-				  : mc_asprintf("%s/blobs",
-						mc_config_str(cfg, "server",
-							      "state_dir"));
 	struct mc_error err = {0};
-	struct mc_blob_store *b = mc_blob_store_fs_create(
-		path, mc_config_bool(cfg, "store", "fsync"), &err);
+	struct mc_blob_store *b = mc_service_blobs_from_config(cfg, &err);
 	if (b == NULL)
 		mc_log_error("blob store: %s", err.msg);
-	free(path);
 	return b;
 }
 

@@ -1,7 +1,9 @@
 /* test-blob: the blob store, run on the filesystem and memory backends
  * through one table: ranged reads, streamed writes against SHA-256 test
- * vectors, dedup, abort, delete, malformed names, concurrent writers; then
- * filesystem-only layout, modes, mtime refresh and failure cleanup. */
+ * vectors, dedup, abort, delete, malformed names, concurrent writers, the
+ * collector's walk, conditional delete and temp cleanup; then
+ * filesystem-only layout, modes, mtime refresh, stray files in the walk
+ * and failure cleanup. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -694,6 +696,255 @@ static void test_fs_write_fails(void **state)
 	assert_int_equal(count_blobs(f), 0);
 }
 
+/* What a walk saw. */
+struct seen {
+	char hashes[8][65];
+	time_t mtimes[8];
+	int count;
+	int stop_after; /* return -1 at this call; 0 = never */
+	bool delete_each;
+	struct mc_blob_store *store;
+};
+
+/* foreach callback: records the blob, maybe deletes it or stops. */
+static int see(const char *hash, time_t mtime, void *ctx)
+{
+	struct seen *s = ctx;
+
+	if (s->count < 8) {
+		snprintf(s->hashes[s->count], 65, "%s", hash);
+		s->mtimes[s->count] = mtime;
+	}
+	s->count++;
+	if (s->delete_each && mc_blob_delete(s->store, hash, NULL) < 0)
+		return -1;
+	return s->count == s->stop_after ? -1 : 0;
+}
+
+/* Index of hash among what was seen, -1 if not there. */
+static int seen_index(const struct seen *s, const char *hash)
+{
+	for (int i = 0; i < s->count && i < 8; i++) {
+		if (strcmp(s->hashes[i], hash) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* The walk sees each blob once with the time it was stored; -1 from the
+ * callback stops it; the callback may delete what it is given. */
+static void test_foreach(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char data[700];
+	char hashes[3][65];
+	struct seen s = {0};
+	time_t t0 = time(NULL), t1;
+
+	assert_int_equal(mc_blob_foreach(f->store, see, &s, NULL), 0);
+	assert_int_equal(s.count, 0);
+	fill(data, sizeof(data), 4);
+	assert_int_equal(mc_blob_put(f->store, "abc", 3, hashes[0], NULL), 0);
+	assert_int_equal(mc_blob_put(f->store, "", 0, hashes[1], NULL), 0);
+	assert_int_equal(
+		mc_blob_put(f->store, data, sizeof(data), hashes[2], NULL), 0);
+	t1 = time(NULL);
+	assert_int_equal(mc_blob_foreach(f->store, see, &s, NULL), 0);
+	assert_int_equal(s.count, 3);
+	for (int i = 0; i < 3; i++) {
+		int j = seen_index(&s, hashes[i]);
+
+		assert_true(j >= 0);
+		assert_true(s.mtimes[j] >= t0 && s.mtimes[j] <= t1);
+	}
+	s = (struct seen){.stop_after = 2};
+	assert_int_equal(mc_blob_foreach(f->store, see, &s, NULL), -1);
+	assert_int_equal(s.count, 2);
+	s = (struct seen){.delete_each = true, .store = f->store};
+	assert_int_equal(mc_blob_foreach(f->store, see, &s, NULL), 0);
+	assert_int_equal(s.count, 3);
+	for (int i = 0; i < 3; i++)
+		assert_false(mc_blob_exists(f->store, hashes[i]));
+}
+
+/* Only blobs stored before the given time go; the size comes back. */
+static void test_delete_if_older(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t size = 0;
+	char hash[65];
+	struct mc_error err;
+
+	mc_error_clear(&err);
+	assert_int_equal(mc_blob_put(f->store, "abc", 3, hash, NULL), 0);
+	assert_int_equal(mc_blob_delete_if_older(f->store, hash,
+						 time(NULL) - 60, &size, &err),
+			 0);
+	assert_true(mc_blob_exists(f->store, hash));
+	assert_int_equal(mc_blob_delete_if_older(f->store, hash, time(NULL) + 2,
+						 &size, &err),
+			 1);
+	assert_int_equal(size, 3);
+	assert_false(mc_blob_exists(f->store, hash));
+	assert_int_equal(mc_blob_delete_if_older(f->store, hash, time(NULL) + 2,
+						 NULL, &err),
+			 0);
+	assert_int_equal(err.cls, MC_ERR_NONE);
+	assert_int_equal(mc_blob_delete_if_older(f->store, "../x",
+						 time(NULL) + 2, NULL, &err),
+			 -1);
+	assert_int_equal(err.cls, MC_ERR_INVALID);
+	if (is_fs(f))
+		assert_int_equal(count_tmp(f), 0);
+}
+
+/* Sets path's mtime to when. */
+static void set_mtime(const char *path, time_t when)
+{
+	struct timespec ts[2] = {{when, 0}, {when, 0}};
+
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* Temp files older than the limit go, an open writer's stays and still
+ * finishes; the memory backend has none. */
+static void test_clean_tmp(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_blob_writer *w = mc_blob_writer_create(f->store, NULL);
+	char path[200], hash[65];
+	time_t old = time(NULL) - 7200;
+
+	assert_non_null(w);
+	assert_int_equal(mc_blob_writer_write(w, "abc", 3, NULL), 0);
+	if (!is_fs(f)) {
+		assert_int_equal(
+			mc_blob_clean_tmp(f->store, time(NULL) + 10, NULL), 0);
+		mc_blob_writer_abort(&w);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/tmp/blob.crash%d", f->root, i);
+		assert_int_equal(close(creat(path, 0600)), 0);
+		set_mtime(path, old);
+	}
+	snprintf(path, sizeof(path), "%s/tmp/olddir", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	set_mtime(path, old);
+	assert_int_equal(count_tmp(f), 4);
+	assert_int_equal(mc_blob_clean_tmp(f->store, time(NULL) - 60, NULL), 2);
+	assert_int_equal(count_tmp(f), 2); /* the writer's and the dir */
+	assert_int_equal(mc_blob_clean_tmp(f->store, time(NULL) - 60, NULL), 0);
+	assert_int_equal(mc_blob_writer_finish(&w, hash, NULL), 0);
+	assert_string_equal(hash, ABC_SHA256);
+	assert_true(mc_blob_exists(f->store, hash));
+}
+
+/* Creates root/rel as an empty file. */
+static void touch(const struct fixture *f, const char *rel)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	assert_int_equal(close(creat(path, 0600)), 0);
+}
+
+/* Creates root/rel as a directory. */
+static void make_dir(const struct fixture *f, const char *rel)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	assert_int_equal(mkdir(path, 0700), 0);
+}
+
+/* The walk skips what is not DIR/ab/cd/<abcd...> as a regular file and
+ * reports the file's mtime. */
+static void test_fs_foreach_skips_strays(void **state)
+{
+	struct fixture *f = *state;
+	char path[300], hash[65];
+	struct seen s = {0};
+
+	assert_int_equal(mc_blob_put(f->store, "abc", 3, hash, NULL), 0);
+	blob_file(f, hash, path, sizeof(path));
+	set_mtime(path, 946684800);
+	touch(f, "ba/78/notahash");
+	touch(f, "ba/78/" EMPTY_SHA256); /* wrong directory */
+	make_dir(f, "ba/78/" ABC_SHA256 "0");
+	touch(f, "tmp/" EMPTY_SHA256); /* a temp file */
+	touch(f, "e3");		       /* a file, not a directory */
+	make_dir(f, "E3");	       /* upper case */
+	make_dir(f, "e3b");	       /* three digits */
+	make_dir(f, "e4");
+	touch(f, "e4/b0");
+	make_dir(f, "e5");
+	make_dir(f, "e5/b0");
+	snprintf(path, sizeof(path), "%s/ba/78/%s", f->root,
+		 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f2001"
+		 "500");
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(mc_blob_foreach(f->store, see, &s, NULL), 0);
+	assert_int_equal(s.count, 1);
+	assert_string_equal(s.hashes[0], ABC_SHA256);
+	assert_int_equal(s.mtimes[0], 946684800);
+}
+
+/* An old blob goes; one stored again since (mtime refreshed) stays, and
+ * neither leaves anything in tmp/. */
+static void test_fs_delete_if_older_refreshed(void **state)
+{
+	struct fixture *f = *state;
+	char path[300], hash[65];
+	uint64_t size = 0;
+
+	assert_int_equal(mc_blob_put(f->store, "abc", 3, hash, NULL), 0);
+	blob_file(f, hash, path, sizeof(path));
+	set_mtime(path, time(NULL) - 7200);
+	assert_int_equal(mc_blob_delete_if_older(f->store, hash,
+						 time(NULL) - 3600, &size,
+						 NULL),
+			 1);
+	assert_int_equal(size, 3);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(mc_blob_put(f->store, "abc", 3, hash, NULL), 0);
+	set_mtime(path, time(NULL) - 7200);
+	assert_int_equal(mc_blob_put(f->store, "abc", 3, hash, NULL), 0);
+	assert_int_equal(mc_blob_delete_if_older(f->store, hash,
+						 time(NULL) - 3600, &size,
+						 NULL),
+			 0);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(count_tmp(f), 0);
+}
+
+/* A blob directory that cannot be read fails the walk with its path. */
+static void test_fs_foreach_fails(void **state)
+{
+	struct fixture *f = *state;
+	char path[300], hash[65];
+	struct seen s = {0};
+	struct mc_error err;
+
+	assert_int_equal(mc_blob_put(f->store, "abc", 3, hash, NULL), 0);
+	snprintf(path, sizeof(path), "%s/ba/78", f->root);
+	assert_int_equal(chmod(path, 0), 0);
+	mc_error_clear(&err);
+	int ret = mc_blob_foreach(f->store, see, &s, &err);
+	assert_int_equal(chmod(path, 0750), 0);
+	if (geteuid() == 0) /* root reads it anyway */
+		assert_int_equal(ret, 0);
+	else {
+		assert_int_equal(ret, -1);
+		assert_non_null(strstr(err.msg, "/root/ba/78"));
+	}
+	rm_tree(f->root);
+	mc_error_clear(&err);
+	assert_int_equal(mc_blob_foreach(f->store, see, &s, &err), -1);
+	assert_non_null(strstr(err.msg, "No such file"));
+	assert_int_equal(mc_blob_clean_tmp(f->store, time(NULL), &err), -1);
+}
+
 #define BOTH(fn)                                                               \
 	{.name = "fs/" #fn,                                                    \
 	 .test_func = fn,                                                      \
@@ -721,6 +972,12 @@ int main(void)
 		BOTH(test_reader_outlives_delete),
 		BOTH(test_invalid),
 		BOTH(test_threads),
+		BOTH(test_foreach),
+		BOTH(test_delete_if_older),
+		BOTH(test_clean_tmp),
+		FS(test_fs_foreach_skips_strays),
+		FS(test_fs_delete_if_older_refreshed),
+		FS(test_fs_foreach_fails),
 		FS(test_fs_layout),
 		FS(test_fs_mtime_refresh),
 		FS(test_fs_fsync),

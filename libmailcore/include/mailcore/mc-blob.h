@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct mc_error;
 struct mc_blob_store;
@@ -71,7 +72,32 @@ bool mc_blob_exists(struct mc_blob_store *store, const char *hash);
 /* Removes a blob; 0 also when it was already gone, -1 with err. */
 int mc_blob_delete(struct mc_blob_store *store, const char *hash,
 		   struct mc_error *err);
+/* Removes a blob only if it was last written before older_than (a
+ * writer storing the same content refreshes that time, so a collector
+ * never takes a blob a delivery is about to reference; on disk the file
+ * is first moved aside, then checked). 1 removed (*size_r gets its
+ * size, size_r may be NULL), 0 spared or absent, -1 with err. */
+int mc_blob_delete_if_older(struct mc_blob_store *store, const char *hash,
+			    time_t older_than, uint64_t *size_r,
+			    struct mc_error *err);
 /* True for 64 lower-case hex digits. */
 bool mc_blob_hash_valid(const char *hash);
+
+/* Calls fn for every stored blob with its name and when it was last
+ * written (the file mtime on disk, the insert time in memory), in no
+ * particular order. On disk only DIR/ab/cd/<hash> files whose name is a
+ * valid hash starting with ab and cd count; anything else is skipped.
+ * fn may delete the blob it is given; blobs stored or removed during the
+ * walk may or may not be seen. fn returning -1 stops the walk with -1
+ * (fn keeps its own error in ctx). 0 after the whole walk, or -1 with
+ * err when a directory cannot be read. */
+int mc_blob_foreach(struct mc_blob_store *store,
+		    int (*fn)(const char *hash, time_t mtime, void *ctx),
+		    void *ctx, struct mc_error *err);
+/* Removes the temp files of unfinished writes (a crashed writer's) last
+ * modified before older_than. Returns how many, or -1 with err; always 0
+ * for the memory backend, whose writers leave nothing behind. */
+int mc_blob_clean_tmp(struct mc_blob_store *store, time_t older_than,
+		      struct mc_error *err);
 
 #endif

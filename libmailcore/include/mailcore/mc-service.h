@@ -14,7 +14,9 @@
 
 #define MC_VERSION "0.1.0"
 
+struct mc_blob_store;
 struct mc_config;
+struct mc_error;
 struct mc_pg;
 struct mc_redis;
 struct mc_service;
@@ -68,5 +70,9 @@ void mc_service_reply_and_close(struct bufferevent *bev, const char *line);
 /* Helpers shared with mailctl: settings from a loaded configuration. */
 struct mc_pg *mc_service_pg_from_config(const struct mc_config *cfg);
 struct mc_redis *mc_service_redis_from_config(const struct mc_config *cfg);
+/* The message blob store of [store] blob_dir, else [server] state_dir +
+ * "/blobs", with [store] fsync; NULL with err. The caller owns it. */
+struct mc_blob_store *mc_service_blobs_from_config(const struct mc_config *cfg,
+						   struct mc_error *err);
 
 #endif

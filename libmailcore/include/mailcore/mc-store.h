@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+struct mc_blob_store;
 struct mc_error;
 struct mc_message_info;
 struct mc_pg;
@@ -95,5 +96,38 @@ void mc_store_notify(struct mc_redis *redis, const struct mc_store_delivery *d,
 /* Creates the default mailboxes the user lacks. 0 or -1. */
 int mc_store_create_default_mailboxes(struct mc_pg *pg, int64_t tenant_id,
 				      int64_t user_id, struct mc_error *err);
+
+/* Garbage collection */
+
+/* The default safety margin: one hour. */
+#define MC_STORE_GC_MIN_AGE_MS (3600u * 1000u)
+
+struct mc_store_gc_settings {
+	/* Spares what is younger: message rows whose refcount reached 0
+	 * more recently, blobs and temp files written more recently. A blob
+	 * is written before its row exists, so this is the margin a
+	 * delivery has between the two. 0 = MC_STORE_GC_MIN_AGE_MS. */
+	uint64_t min_age_ms;
+};
+
+/* What one run removed. */
+struct mc_store_gc_stats {
+	uint64_t rows_deleted;	/* message rows with refcount 0 */
+	uint64_t blobs_removed; /* their blobs and unreferenced ones */
+	uint64_t tmp_removed;	/* temp files of unfinished writes */
+	uint64_t bytes_freed;	/* the size of the blobs removed */
+};
+
+/* Collects in three passes: message rows with refcount 0 since before
+ * min_age (in batches, locked with SKIP LOCKED and checked again as they
+ * are deleted, so a concurrent delivery or collector is safe) with their
+ * blob unless another tenant's row still names it; then blobs written
+ * before min_age that no message row names; then stale temp files. A
+ * blob stored again meanwhile is spared (mc_blob_delete_if_older).
+ * *stats_r counts what was removed, also when it fails part way. 0, or
+ * -1 with err (MC_ERR_TEMPORARY when the database is unavailable). */
+int mc_store_gc(struct mc_pg *pg, struct mc_blob_store *blobs,
+		const struct mc_store_gc_settings *set,
+		struct mc_store_gc_stats *stats_r, struct mc_error *err);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mailcore/mc-blob.h"
 #include "mailcore/mc-config.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-log.h"
@@ -230,6 +231,20 @@ struct mc_redis *mc_service_redis_from_config(const struct mc_config *cfg)
 							      "timeout"),
 	};
 	return mc_redis_create(&set);
+}
+
+struct mc_blob_store *mc_service_blobs_from_config(const struct mc_config *cfg,
+						   struct mc_error *err)
+{
+	const char *dir = mc_config_str(cfg, "store", "blob_dir");
+	char *path = *dir != '\0' ? mc_strdup(dir)
+				  : mc_asprintf("%s/blobs",
+						mc_config_str(cfg, "server",
+							      "state_dir"));
+	struct mc_blob_store *b = mc_blob_store_fs_create(
+		path, mc_config_bool(cfg, "store", "fsync"), err);
+	free(path);
+	return b;
 }
 
 /* Worker thread start: its own (not yet connected) database handles. */

@@ -1,7 +1,9 @@
 /* mc-blob-fs: the filesystem blob backend. A writer fills a temp file in
  * DIR/tmp; finish fsyncs it and renames it to DIR/ab/cd/<hash> (ab, cd:
  * the first hex digit pairs), fsyncing every directory it changes, so a
- * finished blob survives a crash. The store holds only the root path. */
+ * finished blob survives a crash. The store holds only the root path;
+ * the collector's walk reads the directories themselves. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -354,6 +356,254 @@ static int fs_delete(struct mc_blob_store *store, const char *hash,
 	return ret;
 }
 
+/* Moves DIR/ab/cd/<hash> to a fresh name in DIR/tmp: 1 moved (aside_r
+ * set, caller frees), 0 no such blob, -1 error. After the move a writer
+ * of the same content finds no copy and renames its own into place. */
+static int move_aside(const struct fs_store *fs, const char *path,
+		      char **aside_r, struct mc_error *err)
+{
+	char *aside = mc_asprintf("%s/tmp/gc.XXXXXX", fs->dir);
+	int fd = mkostemp(aside, O_CLOEXEC);
+
+	*aside_r = NULL;
+	if (fd < 0) {
+		fs_error(err, "mkostemp", aside);
+		free(aside);
+		return -1;
+	}
+	close(fd);
+	if (rename(path, aside) == 0) {
+		*aside_r = aside;
+		return 1;
+	}
+	bool gone = errno == ENOENT;
+	if (!gone)
+		fs_error(err, "rename", path);
+	unlink(aside);
+	free(aside);
+	return gone ? 0 : -1;
+}
+
+/* Unlinks the moved blob if it was not refreshed since older_than (a
+ * writer that found it before the move); otherwise puts it back, over
+ * any new copy, which holds the same bytes. 1 removed, 0 put back. */
+static int drop_aside(const char *aside, const char *path, time_t older_than,
+		      uint64_t *size_r, struct mc_error *err)
+{
+	struct stat st;
+
+	if (stat(aside, &st) < 0) {
+		fs_error(err, "stat", aside);
+		return -1;
+	}
+	if (st.st_mtime >= older_than) {
+		if (rename(aside, path) == 0)
+			return 0;
+		fs_error(err, "rename", path);
+		return -1;
+	}
+	if (unlink(aside) < 0) {
+		fs_error(err, "unlink", aside);
+		return -1;
+	}
+	*size_r = (uint64_t)st.st_size;
+	return 1;
+}
+
+/* Removes the blob unless a writer refreshed it since older_than. */
+static int fs_delete_if_older(struct mc_blob_store *store, const char *hash,
+			      time_t older_than, uint64_t *size_r,
+			      struct mc_error *err)
+{
+	const struct fs_store *fs = (const struct fs_store *)store;
+	char *path = blob_path(fs, hash), *aside;
+	int ret = move_aside(fs, path, &aside, err);
+
+	if (ret > 0)
+		ret = drop_aside(aside, path, older_than, size_r, err);
+	free(aside);
+	free(path);
+	return ret;
+}
+
+/* One walk over DIR/ab/cd/<hash>. */
+struct walk {
+	const struct fs_store *fs;
+	int (*fn)(const char *hash, time_t mtime, void *ctx);
+	void *ctx;
+	struct mc_error *err;
+};
+
+/* True for two lower-case hex digits and the NUL. */
+static bool hex_pair(const char *s)
+{
+	for (int i = 0; i < 2; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[2] == '\0';
+}
+
+/* Sets err from errno for op on DIR/rel. */
+static void walk_error(const struct walk *wk, const char *op, const char *rel)
+{
+	int e = errno;
+	char *path = mc_asprintf("%s/%s", wk->fs->dir, rel);
+
+	errno = e;
+	fs_error(wk->err, op, path);
+	free(path);
+}
+
+/* Opens the subdirectory name of d (DIR/rel): NULL with *failed_r false
+ * when it is gone or no directory, NULL with *failed_r true on error. */
+static DIR *open_sub(const struct walk *wk, DIR *d, const char *name,
+		     const char *rel, bool *failed_r)
+{
+	int fd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *sub;
+
+	*failed_r = false;
+	if (fd < 0) {
+		*failed_r = errno != ENOENT && errno != ENOTDIR;
+		if (*failed_r)
+			walk_error(wk, "open", rel);
+		return NULL;
+	}
+	sub = fdopendir(fd);
+	if (sub == NULL) {
+		walk_error(wk, "fdopendir", rel);
+		close(fd);
+		*failed_r = true;
+	}
+	return sub;
+}
+
+/* Calls fn for each regular file of DIR/ab/cd named by a hash starting
+ * with abcd (prefix). */
+static int walk_leaf(const struct walk *wk, DIR *d, const char *rel,
+		     const char *prefix)
+{
+	struct dirent *de;
+	struct stat st;
+
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (!mc_blob_hash_valid(de->d_name) ||
+		    strncmp(de->d_name, prefix, 4) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+		    0) {
+			if (errno == ENOENT)
+				continue;
+			walk_error(wk, "stat", rel);
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) &&
+		    wk->fn(de->d_name, st.st_mtime, wk->ctx) < 0)
+			return -1;
+	}
+	if (errno != 0) {
+		walk_error(wk, "readdir", rel);
+		return -1;
+	}
+	return 0;
+}
+
+/* Walks d = DIR/rel at depth 0 (rel ""), 1 ("ab") or 2 ("ab/cd"). */
+static int walk_dir(const struct walk *wk, DIR *d, const char *rel, int depth)
+{
+	struct dirent *de;
+	char sub_rel[8], prefix[5];
+	bool failed;
+	int ret = 0;
+
+	if (depth == 2) {
+		snprintf(prefix, sizeof(prefix), "%.2s%.2s", rel, rel + 3);
+		return walk_leaf(wk, d, rel, prefix);
+	}
+	while (ret == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		if (!hex_pair(de->d_name))
+			continue;
+		snprintf(sub_rel, sizeof(sub_rel), "%.2s%s%.2s", rel,
+			 depth == 0 ? "" : "/", de->d_name);
+		DIR *sub = open_sub(wk, d, de->d_name, sub_rel, &failed);
+		if (sub == NULL) {
+			ret = failed ? -1 : 0;
+			continue;
+		}
+		ret = walk_dir(wk, sub, sub_rel, depth + 1);
+		closedir(sub);
+		errno = 0;
+	}
+	if (ret == 0 && errno != 0) {
+		walk_error(wk, "readdir", rel);
+		ret = -1;
+	}
+	return ret;
+}
+
+/* Calls fn for every blob under DIR. */
+static int fs_foreach(struct mc_blob_store *store,
+		      int (*fn)(const char *hash, time_t mtime, void *ctx),
+		      void *ctx, struct mc_error *err)
+{
+	const struct fs_store *fs = (const struct fs_store *)store;
+	struct walk wk = {.fs = fs, .fn = fn, .ctx = ctx, .err = err};
+	DIR *d = opendir(fs->dir);
+	int ret;
+
+	if (d == NULL) {
+		fs_error(err, "opendir", fs->dir);
+		return -1;
+	}
+	ret = walk_dir(&wk, d, "", 0);
+	closedir(d);
+	return ret;
+}
+
+/* Unlinks name in d if it is a regular file older than older_than: 1
+ * removed, 0 kept or gone, -1 error. */
+static int clean_entry(DIR *d, const char *tmp, const char *name,
+		       time_t older_than, struct mc_error *err)
+{
+	struct stat st;
+
+	if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_mtime >= older_than)
+		return 0;
+	if (unlinkat(dirfd(d), name, 0) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	fs_error(err, "unlink", tmp);
+	return -1;
+}
+
+/* Removes the temp files in DIR/tmp older than older_than. */
+static int fs_clean_tmp(struct mc_blob_store *store, time_t older_than,
+			struct mc_error *err)
+{
+	const struct fs_store *fs = (const struct fs_store *)store;
+	char *tmp = mc_asprintf("%s/tmp", fs->dir);
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	int count = 0, r;
+
+	if (d == NULL) {
+		fs_error(err, "opendir", tmp);
+		free(tmp);
+		return -1;
+	}
+	while (count >= 0 && (de = readdir(d)) != NULL) {
+		r = clean_entry(d, tmp, de->d_name, older_than, err);
+		count = r < 0 ? -1 : count + r;
+	}
+	closedir(d);
+	free(tmp);
+	return count;
+}
+
 static const struct mc_blob_vfuncs fs_vfuncs = {
 	.destroy = fs_destroy,
 	.writer_create = fs_writer_create,
@@ -365,6 +615,9 @@ static const struct mc_blob_vfuncs fs_vfuncs = {
 	.reader_close = fs_reader_close,
 	.exists = fs_exists,
 	.delete_blob = fs_delete,
+	.delete_if_older = fs_delete_if_older,
+	.walk = fs_foreach,
+	.clean_tmp = fs_clean_tmp,
 };
 
 /* Creates dir and dir/tmp if missing and returns a store rooted there. */

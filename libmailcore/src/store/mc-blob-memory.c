@@ -1,10 +1,11 @@
 /* mc-blob-memory: the in-memory blob backend for unit tests. Blobs sit in
  * an array sorted by hash behind one mutex; each is reference counted so
  * a reader keeps its bytes even after the blob is deleted. The first copy
- * of a hash wins, as on disk. */
+ * of a hash wins, as on disk, and storing it again refreshes its time. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pool.h"
@@ -15,6 +16,7 @@
 struct mem_blob {
 	char hash[MC_BLOB_HASH_LEN + 1];
 	unsigned int refs; /* under the store mutex */
+	time_t mtime;	   /* stored or last stored again; under the mutex */
 	size_t size;
 	unsigned char data[];
 };
@@ -132,6 +134,7 @@ static struct mem_blob *mem_blob_new(const struct mem_writer *w,
 	blob = mc_malloc(bytes);
 	memcpy(blob->hash, hash, sizeof(blob->hash));
 	blob->refs = 1;
+	blob->mtime = time(NULL);
 	blob->size = w->buf.len;
 	if (w->buf.len != 0)
 		memcpy(blob->data, w->buf.data, w->buf.len);
@@ -161,6 +164,8 @@ static int mem_writer_finish(struct mc_blob_writer *_w, const char *hash,
 	if (!found) {
 		mem_insert(ms, i, blob);
 		blob = NULL;
+	} else {
+		ms->blobs[i]->mtime = time(NULL);
 	}
 	pthread_mutex_unlock(&ms->mutex);
 	free(blob);
@@ -235,6 +240,15 @@ static bool mem_exists(struct mc_blob_store *store, const char *hash)
 	return found;
 }
 
+/* Takes blob i out of the array. Locked. */
+static void mem_remove_at(struct mem_store *ms, size_t i)
+{
+	mem_unref(ms->blobs[i]);
+	memmove(ms->blobs + i, ms->blobs + i + 1,
+		(ms->count - i - 1) * sizeof(*ms->blobs));
+	ms->count--;
+}
+
 /* Removes the hash from the array; open readers keep their copy. */
 static int mem_delete(struct mc_blob_store *store, const char *hash,
 		      struct mc_error *err)
@@ -246,13 +260,73 @@ static int mem_delete(struct mc_blob_store *store, const char *hash,
 	(void)err;
 	pthread_mutex_lock(&ms->mutex);
 	i = mem_find(ms, hash, &found);
-	if (found) {
-		mem_unref(ms->blobs[i]);
-		memmove(ms->blobs + i, ms->blobs + i + 1,
-			(ms->count - i - 1) * sizeof(*ms->blobs));
-		ms->count--;
+	if (found)
+		mem_remove_at(ms, i);
+	pthread_mutex_unlock(&ms->mutex);
+	return 0;
+}
+
+/* Removes the hash if it was stored before older_than. */
+static int mem_delete_if_older(struct mc_blob_store *store, const char *hash,
+			       time_t older_than, uint64_t *size_r,
+			       struct mc_error *err)
+{
+	struct mem_store *ms = (struct mem_store *)store;
+	bool found;
+	size_t i;
+	int ret = 0;
+
+	(void)err;
+	pthread_mutex_lock(&ms->mutex);
+	i = mem_find(ms, hash, &found);
+	if (found && ms->blobs[i]->mtime < older_than) {
+		*size_r = ms->blobs[i]->size;
+		mem_remove_at(ms, i);
+		ret = 1;
 	}
 	pthread_mutex_unlock(&ms->mutex);
+	return ret;
+}
+
+/* A name and time seen by a walk. */
+struct mem_entry {
+	char hash[MC_BLOB_HASH_LEN + 1];
+	time_t mtime;
+};
+
+/* Calls fn for a snapshot of the blobs, outside the lock (so fn may
+ * delete them). */
+static int mem_foreach(struct mc_blob_store *store,
+		       int (*fn)(const char *hash, time_t mtime, void *ctx),
+		       void *ctx, struct mc_error *err)
+{
+	struct mem_store *ms = (struct mem_store *)store;
+	struct mem_entry *list;
+	size_t n;
+	int ret = 0;
+
+	(void)err;
+	pthread_mutex_lock(&ms->mutex);
+	n = ms->count;
+	list = mc_calloc(n + 1, sizeof(*list));
+	for (size_t i = 0; i < n; i++) {
+		memcpy(list[i].hash, ms->blobs[i]->hash, sizeof(list[i].hash));
+		list[i].mtime = ms->blobs[i]->mtime;
+	}
+	pthread_mutex_unlock(&ms->mutex);
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = fn(list[i].hash, list[i].mtime, ctx) < 0 ? -1 : 0;
+	free(list);
+	return ret;
+}
+
+/* Memory writers leave no temp files. */
+static int mem_clean_tmp(struct mc_blob_store *store, time_t older_than,
+			 struct mc_error *err)
+{
+	(void)store;
+	(void)older_than;
+	(void)err;
 	return 0;
 }
 
@@ -267,6 +341,9 @@ static const struct mc_blob_vfuncs mem_vfuncs = {
 	.reader_close = mem_reader_close,
 	.exists = mem_exists,
 	.delete_blob = mem_delete,
+	.delete_if_older = mem_delete_if_older,
+	.walk = mem_foreach,
+	.clean_tmp = mem_clean_tmp,
 };
 
 /* An empty in-memory store. */

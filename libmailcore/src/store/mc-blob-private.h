@@ -32,6 +32,17 @@ struct mc_blob_vfuncs {
 	bool (*exists)(struct mc_blob_store *store, const char *hash);
 	int (*delete_blob)(struct mc_blob_store *store, const char *hash,
 			   struct mc_error *err);
+	/* 1 removed (*size_r set), 0 spared or absent, -1 error. */
+	int (*delete_if_older)(struct mc_blob_store *store, const char *hash,
+			       time_t older_than, uint64_t *size_r,
+			       struct mc_error *err);
+	/* mc_blob_foreach: fn may delete the blob it is given. */
+	int (*walk)(struct mc_blob_store *store,
+		    int (*fn)(const char *hash, time_t mtime, void *ctx),
+		    void *ctx, struct mc_error *err);
+	/* Count of temp files removed, or -1. */
+	int (*clean_tmp)(struct mc_blob_store *store, time_t older_than,
+			 struct mc_error *err);
 };
 
 struct mc_blob_store {

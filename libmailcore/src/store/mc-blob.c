@@ -237,3 +237,31 @@ int mc_blob_delete(struct mc_blob_store *store, const char *hash,
 		return -1;
 	return store->v->delete_blob(store, hash, err);
 }
+
+/* Removes a blob not refreshed since older_than, after checking its name. */
+int mc_blob_delete_if_older(struct mc_blob_store *store, const char *hash,
+			    time_t older_than, uint64_t *size_r,
+			    struct mc_error *err)
+{
+	uint64_t size = 0;
+
+	if (!hash_check(hash, err))
+		return -1;
+	return store->v->delete_if_older(store, hash, older_than,
+					 size_r != NULL ? size_r : &size, err);
+}
+
+/* Walks the backend's blobs. */
+int mc_blob_foreach(struct mc_blob_store *store,
+		    int (*fn)(const char *hash, time_t mtime, void *ctx),
+		    void *ctx, struct mc_error *err)
+{
+	return store->v->walk(store, fn, ctx, err);
+}
+
+/* Removes the backend's stale temp files. */
+int mc_blob_clean_tmp(struct mc_blob_store *store, time_t older_than,
+		      struct mc_error *err)
+{
+	return store->v->clean_tmp(store, older_than, err);
+}
