@@ -39,8 +39,9 @@ static const struct option set_opts[] = {
 
 /* Applies one option of domain set to ch; 0 or EXIT_USAGE. */
 static int set_option(struct mailctl *ctl, int opt, const char *arg,
-		      struct mc_domain_changes *ch)
+		      void *changes)
 {
+	struct mc_domain_changes *ch = changes;
 	const struct mailctl_cmd *cmd = &mailctl_domain_cmds[DOMAIN_SET];
 	switch (opt) {
 	case 's':
@@ -69,31 +70,26 @@ static int set_option(struct mailctl *ctl, int opt, const char *arg,
 	}
 }
 
+/* mailctl_set commit for domains. */
+static int domain_commit(struct mc_pg *pg, const char *domain,
+			 const void *changes, struct mc_error *err)
+{
+	return mc_domain_set(pg, domain, changes, err);
+}
+
 /* domain set DOMAIN [--status S] [--expires D|never] [--quota SIZE] ... */
 static int domain_set(struct mailctl *ctl, int argc, char **argv)
 {
-	const struct mailctl_cmd *cmd = &mailctl_domain_cmds[DOMAIN_SET];
+	static const struct mailctl_set set = {
+		.cmd = &mailctl_domain_cmds[DOMAIN_SET],
+		.opts = set_opts,
+		.what = "domain",
+		.option = set_option,
+		.commit = domain_commit,
+	};
 	struct mc_domain_changes ch;
 	mc_domain_changes_init(&ch);
-	int opt, rc, changes = 0;
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "", set_opts, NULL)) != -1) {
-		if ((rc = set_option(ctl, opt, optarg, &ch)) != 0)
-			return rc;
-		changes++;
-	}
-	if (optind != argc - 1)
-		return mailctl_usage(cmd, "expected one domain");
-	if (changes == 0)
-		return mailctl_usage(cmd, "nothing to change");
-	if ((rc = mailctl_connect(ctl)) != 0)
-		return rc;
-	struct mc_error err = {0};
-	if (mc_domain_set(ctl->pg, argv[optind], &ch, &err) < 0)
-		return mailctl_fail(&err);
-	printf("domain %s updated\n", argv[optind]);
-	mailctl_changed(ctl);
-	return 0;
+	return mailctl_run_set(ctl, &set, argc, argv, &ch);
 }
 
 /* Prints a domain as "key: value" lines. */

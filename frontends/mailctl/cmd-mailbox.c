@@ -19,8 +19,9 @@ static const struct option set_opts[] = {
 
 /* Applies one option of user set to ch; 0 or EXIT_USAGE. */
 static int set_option(struct mailctl *ctl, int opt, const char *arg,
-		      struct mc_user_changes *ch)
+		      void *changes)
 {
+	struct mc_user_changes *ch = changes;
 	const struct mailctl_cmd *cmd = &mailctl_mailbox_cmds[USER_SET];
 	switch (opt) {
 	case 's':
@@ -43,32 +44,27 @@ static int set_option(struct mailctl *ctl, int opt, const char *arg,
 	}
 }
 
+/* mailctl_set commit for users. */
+static int user_commit(struct mc_pg *pg, const char *address,
+		       const void *changes, struct mc_error *err)
+{
+	return mc_user_set(pg, address, changes, err);
+}
+
 /* user set ADDRESS [--status S] [--quota SIZE] [--display-name NAME]
  * [--forward ADDR,...|none] [--keep-copy yes|no] */
 static int user_set(struct mailctl *ctl, int argc, char **argv)
 {
-	const struct mailctl_cmd *cmd = &mailctl_mailbox_cmds[USER_SET];
+	static const struct mailctl_set set = {
+		.cmd = &mailctl_mailbox_cmds[USER_SET],
+		.opts = set_opts,
+		.what = "user",
+		.option = set_option,
+		.commit = user_commit,
+	};
 	struct mc_user_changes ch;
 	mc_user_changes_init(&ch);
-	int opt, rc, changes = 0;
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "", set_opts, NULL)) != -1) {
-		if ((rc = set_option(ctl, opt, optarg, &ch)) != 0)
-			return rc;
-		changes++;
-	}
-	if (optind != argc - 1)
-		return mailctl_usage(cmd, "expected one address");
-	if (changes == 0)
-		return mailctl_usage(cmd, "nothing to change");
-	if ((rc = mailctl_connect(ctl)) != 0)
-		return rc;
-	struct mc_error err = {0};
-	if (mc_user_set(ctl->pg, argv[optind], &ch, &err) < 0)
-		return mailctl_fail(&err);
-	printf("user %s updated\n", argv[optind]);
-	mailctl_changed(ctl);
-	return 0;
+	return mailctl_run_set(ctl, &set, argc, argv, &ch);
 }
 
 /* Prints a user as "key: value" lines. */

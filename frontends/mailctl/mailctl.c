@@ -228,3 +228,27 @@ int main(int argc, char **argv)
 	free(default_path);
 	return rc;
 }
+
+int mailctl_run_set(struct mailctl *ctl, const struct mailctl_set *set,
+		    int argc, char **argv, void *changes)
+{
+	int opt, rc, count = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", set->opts, NULL)) != -1) {
+		if ((rc = set->option(ctl, opt, optarg, changes)) != 0)
+			return rc;
+		count++;
+	}
+	if (optind != argc - 1)
+		return mailctl_usage(set->cmd, "expected one %s", set->what);
+	if (count == 0)
+		return mailctl_usage(set->cmd, "nothing to change");
+	if ((rc = mailctl_connect(ctl)) != 0)
+		return rc;
+	struct mc_error err = {0};
+	if (set->commit(ctl->pg, argv[optind], changes, &err) < 0)
+		return mailctl_fail(&err);
+	printf("%s %s updated\n", set->what, argv[optind]);
+	mailctl_changed(ctl);
+	return 0;
+}

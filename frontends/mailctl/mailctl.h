@@ -54,6 +54,24 @@ char *mailctl_read_password(const char *given, bool from_stdin);
  * Redis; if Redis is unreachable, prints one warning line (never fails). */
 void mailctl_changed(struct mailctl *ctl);
 
+/* A "set" command: long options applied one by one to a changes struct,
+ * then exactly one target, at least one change, and commit. */
+struct option;
+struct mailctl_set {
+	const struct mailctl_cmd *cmd;
+	const struct option *opts;
+	const char *what; /* "domain", "user": usage and done messages */
+	/* Applies one option; 0 or an exit code. */
+	int (*option)(struct mailctl *ctl, int opt, const char *arg,
+		      void *changes);
+	/* Writes the changes; 0 or -1 with err. */
+	int (*commit)(struct mc_pg *pg, const char *target,
+		      const void *changes, struct mc_error *err);
+};
+/* Runs set with changes (already initialised); returns the exit code. */
+int mailctl_run_set(struct mailctl *ctl, const struct mailctl_set *set,
+		    int argc, char **argv, void *changes);
+
 /* Option value parsers: 0, or EXIT_USAGE with the message printed. */
 /* A size ("10M", "1G", "0" = unlimited) into *bytes_r. */
 int mailctl_parse_size(const struct mailctl_cmd *cmd, const char *option,
