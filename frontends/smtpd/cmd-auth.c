@@ -47,7 +47,7 @@ static void auth_fail_later(evutil_socket_t fd, short what, void *ctx)
 	struct session *s = ctx;
 	(void)fd;
 	(void)what;
-	if (!s->gone) {
+	if (!s->jobs.gone) {
 		mc_smtp_server_reply(s->smtp, 535, "5.7.8",
 				     "Authentication credentials invalid");
 		session_pump(s);
@@ -80,7 +80,7 @@ static void auth_done(struct session *s, void *ctx)
 			j->authcid);
 		struct timeval tv = {.tv_sec = FAIL_DELAY_MS / 1000,
 				     .tv_usec = (FAIL_DELAY_MS % 1000) * 1000};
-		s->refs++;
+		s->jobs.refs++;
 		event_base_once(mc_loop_base(s->loop), -1, EV_TIMEOUT,
 				auth_fail_later, s, &tv);
 	}

@@ -82,9 +82,9 @@ static int smtpd_start(struct mc_service *service)
 	d->blobs = open_blobs(cfg);
 	if (d->blobs == NULL)
 		return -1;
-	d->sessions = mc_calloc(
-		mc_server_loop_count(mc_service_server(service)),
-		sizeof(*d->sessions));
+	d->sessions =
+		mc_calloc(mc_server_loop_count(mc_service_server(service)),
+			  sizeof(*d->sessions));
 	mc_server_on_stop(mc_service_server(service), sessions_stop, d,
 			  STOP_GRACE_MS);
 	mc_service_set_context(service, d);

@@ -6,6 +6,7 @@
  * out; timeouts follow RFC 5321 4.5.3.2 (command and data phases). */
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,17 +56,23 @@ static void session_free(struct session *s)
 
 void session_unref(struct session *s)
 {
-	if (--s->refs == 0)
-		session_free(s);
+	mc_job_owner_unref(&s->jobs);
+}
+
+/* struct mc_job_owner's free: the last reference went. */
+static void session_free_owner(struct mc_job_owner *owner)
+{
+	session_free((struct session *)((char *)owner -
+					offsetof(struct session, jobs)));
 }
 
 /* The connection is over: drop the socket, keep the session for the
  * jobs still in flight. flush sends pending replies first. */
 static void session_end(struct session *s, bool flush)
 {
-	if (s->gone)
+	if (s->jobs.gone)
 		return;
-	s->gone = true;
+	s->jobs.gone = true;
 	if (s->bev != NULL) {
 		if (flush)
 			mc_service_close_after_write(s->bev);
@@ -100,7 +107,8 @@ static void smtp_write(void *ctx, const void *data, size_t len)
 /* True when the state machine can take more input now. */
 static bool can_feed(const struct session *s)
 {
-	return !s->gone && !s->stopping && !mc_smtp_server_pending(s->smtp) &&
+	return !s->jobs.gone && !s->stopping &&
+	       !mc_smtp_server_pending(s->smtp) &&
 	       !mc_smtp_server_awaiting_tls(s->smtp) && !s->starting_tls &&
 	       !mc_smtp_server_closing(s->smtp) &&
 	       (s->trans == NULL || !spool_backlogged(s->trans));
@@ -108,7 +116,7 @@ static bool can_feed(const struct session *s)
 
 void session_pump(struct session *s)
 {
-	s->refs++; /* a callback below may end the session */
+	s->jobs.refs++; /* a callback below may end the session */
 	while (s->bev != NULL && can_feed(s)) {
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 		size_t len = evbuffer_get_contiguous_space(in);
@@ -121,9 +129,9 @@ void session_pump(struct session *s)
 		if (s->bev != NULL)
 			evbuffer_drain(bufferevent_get_input(s->bev), len);
 	}
-	if (!s->gone && s->stopping && !mc_smtp_server_pending(s->smtp))
+	if (!s->jobs.gone && s->stopping && !mc_smtp_server_pending(s->smtp))
 		say_goodbye(s);
-	if (!s->gone && mc_smtp_server_closing(s->smtp))
+	if (!s->jobs.gone && mc_smtp_server_closing(s->smtp))
 		session_end(s, true);
 	session_unref(s);
 }
@@ -135,7 +143,7 @@ bool sessions_stop(struct mc_loop *loop, void *ctx)
 	for (; s != NULL; s = next) {
 		next = s->next;
 		s->stopping = true;
-		if (!s->gone && !mc_smtp_server_pending(s->smtp))
+		if (!s->jobs.gone && !mc_smtp_server_pending(s->smtp))
 			say_goodbye(s);
 	}
 	return d->sessions[mc_loop_index(loop)] != NULL || mc_service_closing();
@@ -209,7 +217,8 @@ static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct session *s = ctx;
 	(void)bev;
-	if (s->starting_tls && mc_smtp_server_awaiting_tls(s->smtp) && !s->gone)
+	if (s->starting_tls && mc_smtp_server_awaiting_tls(s->smtp) &&
+	    !s->jobs.gone)
 		begin_tls(s);
 }
 
@@ -319,7 +328,12 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	s->d = mc_service_context(ctx);
 	s->loop = loop;
 	s->bev = bev;
-	s->refs = 1;
+	s->jobs = (struct mc_job_owner){
+		.workers = mc_service_workers_slot(s->d->service),
+		.loop = loop,
+		.refs = 1,
+		.free = session_free_owner,
+	};
 	s->port = port_of(info->listener);
 	s->remote = info->remote;
 	session_list(s);

@@ -90,8 +90,7 @@ struct session {
 	bool tls, starting_tls, in_data;
 	char tls_version[16], tls_cipher[64];
 	struct session *prev, *next; /* on d->sessions[loop] */
-	unsigned refs; /* the connection itself + each job in flight */
-	bool gone;     /* the connection is over */
+	struct mc_job_owner jobs;    /* the connection + each job in flight */
 	bool stopping; /* the daemon stops: 421 once the reply is out */
 	struct smtpd_user user;
 	struct trans *trans;
@@ -111,9 +110,10 @@ bool sessions_stop(struct mc_loop *loop, void *ctx);
 void session_timeouts(struct session *s);
 
 /* job.c: runs work(worker, ctx) on the pool, then done(s, ctx) on the
- * session's loop; done gets s == NULL when the session is gone (it must
- * then only free ctx). False when the pool refused the job (nothing
- * runs; the caller answers with a temporary error). */
+ * session's loop (struct mc_job_owner does the bookkeeping); done gets
+ * s == NULL when the session is gone (it must then only free ctx). False
+ * when the pool refused the job (nothing runs; the caller answers with a
+ * temporary error). */
 typedef mc_job_fn job_work_fn;
 typedef void job_done_fn(struct session *s, void *ctx);
 bool job_submit(struct session *s, job_work_fn *work, job_done_fn *done,

@@ -48,6 +48,9 @@ int mc_service_main(int argc, char **argv, const struct mc_service_def *def);
 const struct mc_config *mc_service_config(const struct mc_service *service);
 struct mc_server *mc_service_server(struct mc_service *service);
 struct mc_workers *mc_service_workers(struct mc_service *service);
+/* Where the pool is, for struct mc_job_owner (NULL there once the pool
+ * is gone at shutdown). */
+struct mc_workers *const *mc_service_workers_slot(struct mc_service *service);
 void *mc_service_context(const struct mc_service *service);
 void mc_service_set_context(struct mc_service *service, void *ctx);
 /* The TLS context for STARTTLS in the daemon's section (NULL if none). */

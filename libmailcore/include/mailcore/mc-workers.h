@@ -6,6 +6,7 @@
 #ifndef MC_WORKERS_H
 #define MC_WORKERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mc_error;
@@ -39,6 +40,28 @@ int mc_workers_submit(struct mc_workers *workers, struct mc_loop *loop,
 /* Runs every queued job, stops the threads (thread_deinit runs) and frees
  * the pool. Completions for loops are still posted. Accepts NULL. */
 void mc_workers_destroy(struct mc_workers **workers);
+
+/* Jobs of a refcounted owner living on one loop (a client session): each
+ * job in flight holds a reference, so the owner outlives it; when the
+ * owner is gone (the client left) its completions still run, to free
+ * what they own, but are told so. Embed the struct in the owner. */
+struct mc_job_owner {
+	/* where the pool is: *workers turns NULL when it is destroyed */
+	struct mc_workers *const *workers;
+	struct mc_loop *loop;
+	unsigned refs; /* set to 1 for the owner itself */
+	bool gone;     /* the owner's connection is over */
+	void (*free)(struct mc_job_owner *owner); /* at the last unref */
+};
+/* Runs on the owner's loop: owner is NULL when it is gone. */
+typedef void mc_owner_done_fn(struct mc_job_owner *owner, void *ctx);
+/* Submits work(worker, ctx), then done on the owner's loop. False when
+ * the pool refused it (or is gone): nothing runs, the caller answers
+ * with a temporary error. */
+bool mc_job_owner_submit(struct mc_job_owner *owner, mc_job_fn *work,
+			 mc_owner_done_fn *done, void *ctx);
+/* Drops a reference; the last one calls owner->free. */
+void mc_job_owner_unref(struct mc_job_owner *owner);
 
 unsigned mc_worker_index(const struct mc_worker *worker);
 void *mc_worker_data(const struct mc_worker *worker);

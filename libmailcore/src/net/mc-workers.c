@@ -216,3 +216,51 @@ void mc_worker_set_data(struct mc_worker *worker, void *data)
 {
 	worker->data = data;
 }
+
+/* A job of an owner in flight. */
+struct owner_job {
+	struct mc_job_owner *owner;
+	mc_job_fn *work;
+	mc_owner_done_fn *done;
+	void *ctx;
+};
+
+/* Worker side of an owner's job. */
+static void owner_job_run(struct mc_worker *worker, void *ctx)
+{
+	struct owner_job *j = ctx;
+	j->work(worker, j->ctx);
+}
+
+/* Loop side: the completion, then the job's reference goes. */
+static void owner_job_done(void *ctx)
+{
+	struct owner_job *j = ctx;
+	struct mc_job_owner *owner = j->owner;
+	j->done(owner->gone ? NULL : owner, j->ctx);
+	free(j);
+	mc_job_owner_unref(owner);
+}
+
+bool mc_job_owner_submit(struct mc_job_owner *owner, mc_job_fn *work,
+			 mc_owner_done_fn *done, void *ctx)
+{
+	if (owner->workers == NULL || *owner->workers == NULL)
+		return false;
+	struct owner_job *j = mc_malloc(sizeof(*j));
+	*j = (struct owner_job){owner, work, done, ctx};
+	owner->refs++;
+	if (mc_workers_submit(*owner->workers, owner->loop, owner_job_run,
+			      owner_job_done, j, NULL) < 0) {
+		owner->refs--;
+		free(j);
+		return false;
+	}
+	return true;
+}
+
+void mc_job_owner_unref(struct mc_job_owner *owner)
+{
+	if (--owner->refs == 0)
+		owner->free(owner);
+}

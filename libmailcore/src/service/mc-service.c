@@ -509,6 +509,11 @@ void mc_service_set_context(struct mc_service *service, void *ctx)
 	service->context = ctx;
 }
 
+struct mc_workers *const *mc_service_workers_slot(struct mc_service *service)
+{
+	return &service->workers;
+}
+
 SSL_CTX *mc_service_tls(struct mc_service *service)
 {
 	return service->tls;
