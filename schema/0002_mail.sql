@@ -150,6 +150,9 @@ CREATE TABLE mailbox_messages (
 );
 CREATE INDEX mailbox_messages_modseq ON mailbox_messages
 	(tenant_id, mailbox_id, modseq);
+-- STATUS UNSEEN counts only the unseen rows.
+CREATE INDEX mailbox_messages_unseen ON mailbox_messages
+	(tenant_id, mailbox_id) WHERE flags & 1 = 0;
 
 -- Expunged UIDs with the MODSEQ of their expunge, for QRESYNC VANISHED.
 CREATE TABLE expunged (
@@ -161,6 +164,7 @@ CREATE TABLE expunged (
 	FOREIGN KEY (tenant_id, mailbox_id) REFERENCES mailboxes (tenant_id, id)
 	           ON DELETE CASCADE
 );
+CREATE INDEX expunged_modseq ON expunged (tenant_id, mailbox_id, modseq);
 
 -- The outbound queue: one entry per accepted message with remote
 -- recipients, holding a reference on the message content (of the same

@@ -37,6 +37,7 @@ struct mc_store_local {
 	const char *address; /* for logs and DSNs */
 	const char *mailbox; /* NULL = INBOX */
 	unsigned flags;	     /* MC_STORE_FLAG_* */
+	const char *keywords; /* NULL, or a text[] literal: "{$Label1,x}" */
 };
 
 /* A remote recipient for the outbound queue, queued under tenant_id. */

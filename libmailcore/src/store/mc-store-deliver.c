@@ -232,8 +232,9 @@ static const char sql_append[] =
 	"size_bytes = size_bytes + $4 WHERE tenant_id = $1 AND user_id = $2 "
 	"AND name = $3 RETURNING id, uidnext - 1 AS uid, highestmodseq), "
 	"ins AS (INSERT INTO mailbox_messages (tenant_id, mailbox_id, uid, "
-	"message_id, modseq, flags, internal_date, size_bytes) SELECT $1, id, "
-	"uid, $5, highestmodseq, $6, to_timestamp($7::double precision), $4 "
+	"message_id, modseq, flags, internal_date, size_bytes, keywords) SELECT "
+	"$1, id, uid, $5, highestmodseq, $6, to_timestamp($7::double "
+	"precision), $4, coalesce($9::text[], '{}') "
 	"FROM mb RETURNING mailbox_id, uid, modseq), "
 	"u AS (UPDATE users SET used_bytes = used_bytes + $4 WHERE tenant_id "
 	"= $1 AND id = $2 AND EXISTS (SELECT 1 FROM ins)), "
@@ -259,8 +260,8 @@ static int append_once(struct mc_pg *pg, struct txn *t, size_t i,
 				message_id,
 				num(flags, l->flags),
 				num(date, (int64_t)when),
-				num(did, l->domain_id)};
-	PGresult *res = mc_pg_query(pg, sql_append, 8, params, err);
+				num(did, l->domain_id), l->keywords};
+	PGresult *res = mc_pg_query(pg, sql_append, 9, params, err);
 	if (res == NULL)
 		return -1;
 	int found = PQntuples(res) > 0;
