@@ -161,10 +161,13 @@ static struct spool *spool_new(struct session *s)
 	mc_buf_init(&sp->inflight, NULL, 0);
 	clock_gettime(CLOCK_MONOTONIC, &sp->started);
 	struct trans *t = s->trans;
+	const char *version = NULL, *cipher = NULL;
+	if (s->conn != NULL)
+		(void)mc_conn_tls(s->conn, &version, &cipher);
 	struct mc_smtp_server_received_info info = {
 		.ip = s->ip,
-		.tls_version = s->tls ? s->tls_version : NULL,
-		.tls_cipher = s->tls ? s->tls_cipher : NULL,
+		.tls_version = version,
+		.tls_cipher = cipher,
 		.id = t->id,
 		.for_rcpt = t->rcpts_count == 1 ? t->rcpts->address : NULL,
 	};

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mailcore/mc-config.h"
 #include "smtpd.h"
@@ -25,18 +24,6 @@ static size_t nets(const struct mc_config *cfg, const char *key,
 	return n > 0 ? (size_t)n : 0;
 }
 
-/* The host name for greetings: [server] hostname or the system's. */
-static const char *hostname(const struct mc_config *cfg)
-{
-	static char host[256];
-	const char *h = mc_config_str(cfg, "server", "hostname");
-	if (*h != '\0')
-		return h;
-	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
-		snprintf(host, sizeof(host), "localhost");
-	return host;
-}
-
 /* Opens the blob store named by the configuration. */
 static struct mc_blob_store *open_blobs(const struct mc_config *cfg)
 {
@@ -50,7 +37,7 @@ static struct mc_blob_store *open_blobs(const struct mc_config *cfg)
 /* Reads the settings of [smtpd] and friends. */
 static void load_settings(struct smtpd *d, const struct mc_config *cfg)
 {
-	d->hostname = hostname(cfg);
+	d->hostname = mc_service_hostname(cfg);
 	d->postmaster = mc_config_str(cfg, "smtpd", "postmaster");
 	d->max_message_size = mc_config_size(cfg, "smtpd", "max_message_size");
 	d->max_recipients =
@@ -82,10 +69,7 @@ static int smtpd_start(struct mc_service *service)
 	d->blobs = open_blobs(cfg);
 	if (d->blobs == NULL)
 		return -1;
-	d->sessions =
-		mc_calloc(mc_server_loop_count(mc_service_server(service)),
-			  sizeof(*d->sessions));
-	mc_server_on_stop(mc_service_server(service), sessions_stop, d,
+	mc_server_on_stop(mc_service_server(service), mc_conn_stop_loop, NULL,
 			  STOP_GRACE_MS);
 	mc_service_set_context(service, d);
 	return 0;
@@ -96,7 +80,6 @@ static void smtpd_stop(struct mc_service *service)
 {
 	(void)service;
 	mc_blob_store_destroy(&smtpd_ctx.blobs);
-	free(smtpd_ctx.sessions);
 }
 
 /* Accepts a connection; the service context is ours once started. */

@@ -1,11 +1,9 @@
-/* session: one SMTP connection on its loop. Client bytes go into the
- * mc-smtp-server state machine only while it can take them (no decision
- * pending, no STARTTLS handshake due, spool not backed up), so input
- * stays bounded and pipelined commands wait in the socket buffer.
- * STARTTLS wraps the bufferevent in an OpenSSL filter once the 220 is
- * out; timeouts follow RFC 5321 4.5.3.2 (command and data phases). */
-#include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
+/* session: one SMTP connection on its loop (an mc_conn). Client bytes
+ * go into the mc-smtp-server state machine only while it can take them
+ * (no decision pending, no STARTTLS handshake due, spool not backed up),
+ * so input stays bounded and pipelined commands wait in the socket
+ * buffer. STARTTLS is mc-conn's once the 220 is out; timeouts follow RFC
+ * 5321 4.5.3.2 (command and data phases). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,38 +13,10 @@
 #include "smtpd.h"
 
 #define FEED_PIECE (16 * 1024)
-#define READ_HIGH  (256 * 1024)
-
-static void on_read(struct bufferevent *bev, void *ctx);
-static void on_write(struct bufferevent *bev, void *ctx);
-static void on_event(struct bufferevent *bev, short what, void *ctx);
-
-/* Unlinks a session from its loop's list. */
-static void session_unlist(struct session *s)
-{
-	struct session **head = &s->d->sessions[mc_loop_index(s->loop)];
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		*head = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-}
-
-/* Links a new session into its loop's list. */
-static void session_list(struct session *s)
-{
-	struct session **head = &s->d->sessions[mc_loop_index(s->loop)];
-	s->next = *head;
-	if (*head != NULL)
-		(*head)->prev = s;
-	*head = s;
-}
 
 /* Frees what the session owns; runs when the last reference goes. */
 static void session_free(struct session *s)
 {
-	session_unlist(s);
 	trans_free(&s->trans);
 	mc_smtp_server_destroy(&s->smtp);
 	if (s->trans != NULL) /* destroy ended a transaction: free it too */
@@ -66,19 +36,16 @@ static void session_free_owner(struct mc_job_owner *owner)
 					offsetof(struct session, jobs)));
 }
 
-/* The connection is over: drop the socket, keep the session for the
- * jobs still in flight. flush sends pending replies first. */
-static void session_end(struct session *s, bool flush)
+/* The connection is over: close it once pending replies are out (if it
+ * is still there), keep the session for the jobs still in flight. */
+static void session_end(struct session *s)
 {
 	if (s->jobs.gone)
 		return;
 	s->jobs.gone = true;
-	if (s->bev != NULL) {
-		if (flush)
-			mc_service_close_after_write(s->bev);
-		else
-			bufferevent_free(s->bev);
-		s->bev = NULL;
+	if (s->conn != NULL) {
+		mc_conn_close(s->conn);
+		s->conn = NULL;
 	}
 	mc_logc(&s->log, MC_LOG_INFO, "disconnected");
 	session_unref(s);
@@ -91,17 +58,17 @@ static void say_goodbye(struct session *s)
 	snprintf(line, sizeof(line),
 		 "421 4.3.2 %s Service shutting down, try again later\r\n",
 		 s->d->hostname);
-	if (s->bev != NULL && !s->starting_tls)
-		bufferevent_write(s->bev, line, strlen(line));
-	session_end(s, true);
+	if (s->conn != NULL && !mc_smtp_server_awaiting_tls(s->smtp))
+		mc_conn_write(s->conn, line, strlen(line));
+	session_end(s);
 }
 
 /* mc-smtp-server's write callback: reply bytes for the client. */
 static void smtp_write(void *ctx, const void *data, size_t len)
 {
 	struct session *s = ctx;
-	if (s->bev != NULL)
-		bufferevent_write(s->bev, data, len);
+	if (s->conn != NULL)
+		mc_conn_write(s->conn, data, len);
 }
 
 /* True when the state machine can take more input now. */
@@ -109,7 +76,7 @@ static bool can_feed(const struct session *s)
 {
 	return !s->jobs.gone && !s->stopping &&
 	       !mc_smtp_server_pending(s->smtp) &&
-	       !mc_smtp_server_awaiting_tls(s->smtp) && !s->starting_tls &&
+	       !mc_smtp_server_awaiting_tls(s->smtp) &&
 	       !mc_smtp_server_closing(s->smtp) &&
 	       (s->trans == NULL || !spool_backlogged(s->trans));
 }
@@ -117,148 +84,99 @@ static bool can_feed(const struct session *s)
 void session_pump(struct session *s)
 {
 	s->jobs.refs++; /* a callback below may end the session */
-	while (s->bev != NULL && can_feed(s)) {
-		struct evbuffer *in = bufferevent_get_input(s->bev);
-		size_t len = evbuffer_get_contiguous_space(in);
+	while (s->conn != NULL && can_feed(s)) {
+		const unsigned char *p;
+		size_t len = mc_conn_input(s->conn, &p, FEED_PIECE);
 		if (len == 0)
 			break;
-		if (len > FEED_PIECE)
-			len = FEED_PIECE;
-		unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)len);
 		mc_smtp_server_input(s->smtp, p, len);
-		if (s->bev != NULL)
-			evbuffer_drain(bufferevent_get_input(s->bev), len);
+		if (s->conn != NULL)
+			mc_conn_consume(s->conn, len);
 	}
 	if (!s->jobs.gone && s->stopping && !mc_smtp_server_pending(s->smtp))
 		say_goodbye(s);
 	if (!s->jobs.gone && mc_smtp_server_closing(s->smtp))
-		session_end(s, true);
+		session_end(s);
 	session_unref(s);
-}
-
-bool sessions_stop(struct mc_loop *loop, void *ctx)
-{
-	struct smtpd *d = ctx;
-	struct session *s = d->sessions[mc_loop_index(loop)], *next;
-	for (; s != NULL; s = next) {
-		next = s->next;
-		s->stopping = true;
-		if (!s->jobs.gone && !mc_smtp_server_pending(s->smtp))
-			say_goodbye(s);
-	}
-	return d->sessions[mc_loop_index(loop)] != NULL || mc_service_closing();
 }
 
 void session_timeouts(struct session *s)
 {
-	if (s->bev == NULL)
+	if (s->conn == NULL)
 		return;
-	unsigned ms =
-		s->in_data ? s->d->data_timeout_ms : s->d->command_timeout_ms;
-	struct timeval rd = {.tv_sec = ms / 1000,
-			     .tv_usec = (ms % 1000) * 1000};
-	struct timeval wr = {.tv_sec = 600};
-	bufferevent_set_timeouts(s->bev, &rd, &wr);
-}
-
-/* Notes the negotiated TLS version and cipher for Received headers. */
-static void note_tls(struct session *s)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-	if (ssl == NULL)
-		return;
-	s->tls = true;
-	snprintf(s->tls_version, sizeof(s->tls_version), "%s",
-		 SSL_get_version(ssl));
-	snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s",
-		 SSL_get_cipher_name(ssl));
-	mc_logc(&s->log, MC_LOG_DEBUG, "TLS %s %s", s->tls_version,
-		s->tls_cipher);
-}
-
-/* Wraps the connection in TLS once the 220 to STARTTLS is sent. */
-static void begin_tls(struct session *s)
-{
-	SSL *ssl = SSL_new(s->d->tls);
-	struct bufferevent *tls =
-		ssl == NULL ? NULL
-			    : bufferevent_openssl_filter_new(
-				      mc_loop_base(s->loop), s->bev, ssl,
-				      BUFFEREVENT_SSL_ACCEPTING,
-				      BEV_OPT_CLOSE_ON_FREE);
-	if (tls == NULL) {
-		mc_logc(&s->log, MC_LOG_ERROR, "cannot start TLS");
-		session_end(s, false);
-		return;
-	}
-	s->bev = tls;
-	bufferevent_setcb(tls, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(tls, EV_READ, 0, READ_HIGH);
-	bufferevent_enable(tls, EV_READ | EV_WRITE);
-	session_timeouts(s);
+	mc_conn_set_timeout(s->conn, s->in_data ? s->d->data_timeout_ms
+						: s->d->command_timeout_ms);
 }
 
 /* mc-smtp-server's STARTTLS decision. */
 static void smtp_starttls(void *ctx, struct mc_smtp_server *smtp)
 {
 	struct session *s = ctx;
-	if (s->d->tls == NULL || s->tls) {
+	if (s->d->tls == NULL || mc_conn_tls(s->conn, NULL, NULL)) {
 		mc_smtp_server_reply(smtp, 454, "4.7.0",
 				     "TLS not available due to temporary "
 				     "reason");
 		return;
 	}
-	s->starting_tls = true;
-	mc_smtp_server_accept(smtp); /* 220; on_write starts TLS */
+	mc_smtp_server_accept(smtp); /* the 220, then TLS */
+	mc_conn_start_tls(s->conn, s->d->tls);
 }
 
-/* Output drained: the moment to start a pending STARTTLS. */
-static void on_write(struct bufferevent *bev, void *ctx)
+/* mc_conn: client bytes arrived. */
+static void conn_readable(void *ctx)
 {
-	struct session *s = ctx;
-	(void)bev;
-	if (s->starting_tls && mc_smtp_server_awaiting_tls(s->smtp) &&
-	    !s->jobs.gone)
-		begin_tls(s);
-}
-
-/* Client bytes arrived. */
-static void on_read(struct bufferevent *bev, void *ctx)
-{
-	(void)bev;
 	session_pump(ctx);
 }
 
-/* Connection events: TLS up, EOF, errors, timeouts. */
-static void on_event(struct bufferevent *bev, short what, void *ctx)
+/* mc_conn: TLS is up (implicit, or after STARTTLS). */
+static void conn_tls_ready(void *ctx)
 {
 	struct session *s = ctx;
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		note_tls(s);
-		if (s->starting_tls) {
-			s->starting_tls = false;
-			mc_smtp_server_tls_started(s->smtp);
-			session_pump(s);
-		}
-		return;
+	const char *version, *cipher;
+	if (mc_conn_tls(s->conn, &version, &cipher))
+		mc_logc(&s->log, MC_LOG_DEBUG, "TLS %s %s", version, cipher);
+	if (mc_smtp_server_awaiting_tls(s->smtp)) {
+		mc_smtp_server_tls_started(s->smtp);
+		session_pump(s);
 	}
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-	    mc_smtp_server_pending(s->smtp)) {
-		/* the client waits for us (a slow lookup): keep waiting */
-		bufferevent_enable(s->bev, EV_READ);
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
-		mc_logc(&s->log, MC_LOG_INFO, "timeout");
-		mc_smtp_server_timeout(s->smtp);
-		session_end(s, true);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR)
-		mc_logc(&s->log, MC_LOG_INFO, "connection error");
-	session_end(s, false);
 }
+
+/* mc_conn: no input for the phase's timeout. */
+static void conn_timeout(void *ctx)
+{
+	struct session *s = ctx;
+	if (mc_smtp_server_pending(s->smtp))
+		return; /* the client waits for us (a slow lookup): wait on */
+	mc_logc(&s->log, MC_LOG_INFO, "timeout");
+	mc_smtp_server_timeout(s->smtp);
+	session_end(s);
+}
+
+/* mc_conn: the client went away or the connection failed. */
+static void conn_closed(void *ctx)
+{
+	struct session *s = ctx;
+	s->conn = NULL;
+	session_end(s);
+}
+
+/* mc_conn: the daemon stops: 421 now, or once the pending reply is out
+ * (session_pump). */
+static void conn_stop(void *ctx)
+{
+	struct session *s = ctx;
+	s->stopping = true;
+	if (!s->jobs.gone && !mc_smtp_server_pending(s->smtp))
+		say_goodbye(s);
+}
+
+static const struct mc_conn_callbacks conn_callbacks = {
+	.readable = conn_readable,
+	.tls_ready = conn_tls_ready,
+	.timeout = conn_timeout,
+	.closed = conn_closed,
+	.stop = conn_stop,
+};
 
 /* A short random session id for logs and queue ids. */
 static void make_id(char *buf, size_t size)
@@ -327,7 +245,6 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	struct session *s = mc_calloc(1, sizeof(*s));
 	s->d = mc_service_context(ctx);
 	s->loop = loop;
-	s->bev = bev;
 	s->jobs = (struct mc_job_owner){
 		.workers = mc_service_workers_slot(s->d->service),
 		.loop = loop,
@@ -336,7 +253,6 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	};
 	s->port = port_of(info->listener);
 	s->remote = info->remote;
-	session_list(s);
 	mc_addr_ip_str(&info->remote, s->ip);
 	make_id(s->id, sizeof(s->id));
 	mc_log_ctx_init(&s->log);
@@ -347,9 +263,7 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	struct mc_smtp_server_callbacks cb = callbacks;
 	s->smtp = mc_smtp_server_create(&set, &cb, s);
 	mc_logc(&s->log, MC_LOG_INFO, "connect on %s", info->listener);
-	bufferevent_setcb(bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	s->conn = mc_conn_create(loop, bev, info, &conn_callbacks, s);
 	session_timeouts(s);
 	mc_smtp_server_greet(s->smtp);
 }

@@ -1,6 +1,6 @@
 /* smtpd: what the files of mc-smtpd share. main.c sets the daemon up,
- * session.c runs a connection (bufferevents, TLS, timeouts, feeding the
- * mc-smtp-server state machine), job.c hands blocking work to the worker
+ * session.c runs a connection (an mc_conn feeding the mc-smtp-server
+ * state machine), job.c hands blocking work to the worker
  * pool, and one file per decision: cmd-auth.c, cmd-mail.c, cmd-rcpt.c,
  * data.c (spooling into a blob, then the delivery). */
 #ifndef SMTPD_H
@@ -11,6 +11,7 @@
 
 #include "mailcore/mc-addr.h"
 #include "mailcore/mc-blob.h"
+#include "mailcore/mc-conn.h"
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-log.h"
@@ -40,7 +41,6 @@ struct smtpd {
 	size_t plain_auth_nets_count;
 	struct mc_directory_settings dir;
 	struct mc_message_settings msg;
-	struct session **sessions; /* per loop: its live sessions */
 };
 
 /* The authenticated user of a session. */
@@ -80,17 +80,15 @@ struct trans {
 struct session {
 	struct smtpd *d;
 	struct mc_loop *loop;
-	struct bufferevent *bev; /* NULL once handed to close_after_write */
+	struct mc_conn *conn; /* NULL once closed */
 	struct mc_smtp_server *smtp;
 	struct mc_log_ctx log;
 	char id[17]; /* session id in logs, prefix of queue ids */
 	enum smtpd_port port;
 	struct mc_sockaddr remote;
 	char ip[MC_ADDR_STR_MAX];
-	bool tls, starting_tls, in_data;
-	char tls_version[16], tls_cipher[64];
-	struct session *prev, *next; /* on d->sessions[loop] */
-	struct mc_job_owner jobs;    /* the connection + each job in flight */
+	bool in_data;
+	struct mc_job_owner jobs; /* the connection + each job in flight */
 	bool stopping; /* the daemon stops: 421 once the reply is out */
 	struct smtpd_user user;
 	struct trans *trans;
@@ -103,9 +101,6 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
  * (no decision pending, spool not backed up); call after every reply. */
 void session_pump(struct session *s);
 void session_unref(struct session *s);
-/* mc_loop_stop_fn: says 421 to every session of the loop (after the
- * pending reply, if one is due); true while some are not closed yet. */
-bool sessions_stop(struct mc_loop *loop, void *ctx);
 /* Sets the read timeout for the current phase (command or data). */
 void session_timeouts(struct session *s);
 

@@ -34,6 +34,10 @@ bool mc_pg_is_connected(const struct mc_pg *pg);
  * classed. */
 PGresult *mc_pg_query(struct mc_pg *pg, const char *sql, int nparams,
 		      const char *const *params, struct mc_error *err);
+/* Like mc_pg_query, but the statement is not kept prepared: for SQL
+ * built per request (searches), which would otherwise fill the cache. */
+PGresult *mc_pg_query_once(struct mc_pg *pg, const char *sql, int nparams,
+			   const char *const *params, struct mc_error *err);
 /* Like mc_pg_query for statements whose rows do not matter: returns the
  * number of rows affected, or -1. */
 long mc_pg_exec(struct mc_pg *pg, const char *sql, int nparams,

@@ -16,6 +16,9 @@ struct mc_error;
 struct mc_server;
 struct mc_loop;
 
+/* The most loops a server runs (mc_loop_index() is below it). */
+#define MC_SERVER_MAX_LOOPS 1024
+
 struct mc_server_settings {
 	unsigned loops; /* 0 = one per online CPU */
 };

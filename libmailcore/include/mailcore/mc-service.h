@@ -70,6 +70,10 @@ bool mc_service_closing(void);
  * refusals ("421 ... try later"). */
 void mc_service_reply_and_close(struct bufferevent *bev, const char *line);
 
+/* The name for greetings and Received headers: [server] hostname, else
+ * the system's host name (owned by the library). */
+const char *mc_service_hostname(const struct mc_config *cfg);
+
 /* Helpers shared with mailctl: settings from a loaded configuration. */
 struct mc_pg *mc_service_pg_from_config(const struct mc_config *cfg);
 struct mc_redis *mc_service_redis_from_config(const struct mc_config *cfg);

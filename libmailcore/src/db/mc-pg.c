@@ -281,10 +281,26 @@ static PGresult *exec_prepared(struct mc_pg *pg, const char *sql, int nparams,
 			      0);
 }
 
-/* Runs sql (prepared or as a plain script), reconnecting and retrying once
- * when the connection was lost outside a transaction. */
+/* How run() sends a statement. */
+enum run_mode { RUN_PREPARED, RUN_ONCE, RUN_SCRIPT };
+
+/* Sends sql the way mode says. */
+static PGresult *exec_mode(struct mc_pg *pg, const char *sql, int nparams,
+			   const char *const *params, enum run_mode mode)
+{
+	if (mode == RUN_PREPARED)
+		return exec_prepared(pg, sql, nparams, params);
+	if (mode == RUN_ONCE)
+		return PQexecParams(pg->conn, sql, nparams, NULL, params, NULL,
+				    NULL, 0);
+	return PQexec(pg->conn, sql);
+}
+
+/* Runs sql (prepared, once with parameters, or as a plain script),
+ * reconnecting and retrying once when the connection was lost outside a
+ * transaction. */
 static PGresult *run(struct mc_pg *pg, const char *sql, int nparams,
-		     const char *const *params, bool prepared,
+		     const char *const *params, enum run_mode mode,
 		     struct mc_error *err)
 {
 	PGresult *res = NULL;
@@ -292,8 +308,7 @@ static PGresult *run(struct mc_pg *pg, const char *sql, int nparams,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (ensure_conn(pg, err) < 0)
 			return NULL;
-		res = prepared ? exec_prepared(pg, sql, nparams, params)
-			       : PQexec(pg->conn, sql);
+		res = exec_mode(pg, sql, nparams, params, mode);
 		if (res_ok(res))
 			return res;
 		if (attempt > 0 || pg->in_txn || !conn_lost(pg, res))
@@ -312,14 +327,21 @@ static PGresult *run(struct mc_pg *pg, const char *sql, int nparams,
 PGresult *mc_pg_query(struct mc_pg *pg, const char *sql, int nparams,
 		      const char *const *params, struct mc_error *err)
 {
-	return run(pg, sql, nparams, params, true, err);
+	return run(pg, sql, nparams, params, RUN_PREPARED, err);
+}
+
+/* Runs a statement with parameters without keeping it prepared. */
+PGresult *mc_pg_query_once(struct mc_pg *pg, const char *sql, int nparams,
+			   const char *const *params, struct mc_error *err)
+{
+	return run(pg, sql, nparams, params, RUN_ONCE, err);
 }
 
 /* Runs a prepared statement and returns the number of rows affected. */
 long mc_pg_exec(struct mc_pg *pg, const char *sql, int nparams,
 		const char *const *params, struct mc_error *err)
 {
-	PGresult *res = run(pg, sql, nparams, params, true, err);
+	PGresult *res = run(pg, sql, nparams, params, RUN_PREPARED, err);
 	long n;
 
 	if (res == NULL)
@@ -332,7 +354,7 @@ long mc_pg_exec(struct mc_pg *pg, const char *sql, int nparams,
 /* Runs a multi-statement script without preparing it. */
 int mc_pg_exec_script(struct mc_pg *pg, const char *sql, struct mc_error *err)
 {
-	PGresult *res = run(pg, sql, 0, NULL, false, err);
+	PGresult *res = run(pg, sql, 0, NULL, RUN_SCRIPT, err);
 
 	if (res == NULL)
 		return -1;

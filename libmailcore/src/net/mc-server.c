@@ -25,7 +25,7 @@
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-pool.h"
 
-#define MAX_LOOPS	  1024
+#define MAX_LOOPS	  MC_SERVER_MAX_LOOPS
 #define LISTEN_BACKLOG	  511
 #define ACCEPT_RETRY_MSEC 100
 #define STOP_TICK_MS	  20

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
@@ -18,6 +17,7 @@
 
 #include "mailcore/mc-blob.h"
 #include "mailcore/mc-config.h"
+#include "mailcore/mc-conn.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-pg.h"
@@ -43,8 +43,6 @@ struct mc_service {
 	void *context;
 	int log_fd;
 };
-
-static void closers_free_all(void);
 
 /* What each worker thread owns. */
 struct worker_conns {
@@ -205,6 +203,18 @@ static int drop_privileges(struct mc_service *svc, struct mc_error *err)
 		return -1;
 	}
 	return 0;
+}
+
+const char *mc_service_hostname(const struct mc_config *cfg)
+{
+	static char host[256];
+	const char *h = mc_config_str(cfg, "server", "hostname");
+	if (*h != '\0')
+		return h;
+	if (host[0] == '\0' &&
+	    (gethostname(host, sizeof(host)) < 0 || host[0] == '\0'))
+		snprintf(host, sizeof(host), "localhost");
+	return host;
 }
 
 struct mc_pg *mc_service_pg_from_config(const struct mc_config *cfg)
@@ -419,7 +429,7 @@ static void teardown(struct mc_service *svc)
 		mc_server_drain(svc->server); /* and their completions */
 	if (svc->def->stop != NULL && svc->server != NULL)
 		svc->def->stop(svc);
-	closers_free_all();
+	mc_conn_closing_free_all();
 	mc_server_destroy(&svc->server);
 	if (svc->tls != NULL)
 		SSL_CTX_free(svc->tls);
@@ -519,115 +529,14 @@ SSL_CTX *mc_service_tls(struct mc_service *service)
 	return service->tls;
 }
 
-/* A connection being closed once its last reply is out. Closers are
- * listed so that those a stopping daemon leaves behind are freed too. */
-struct closer {
-	struct closer *prev, *next;
-	struct bufferevent *bev;
-	struct event *timer;
-	unsigned ticks;
-};
-
-static pthread_mutex_t closers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct closer *closers;
-
-#define CLOSER_TICK_MS 10
-#define CLOSER_TICKS   3000 /* 30 s */
-
-/* Unlists and frees a closer with its connection. */
-static void closer_free(struct closer *c)
-{
-	pthread_mutex_lock(&closers_lock);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		closers = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	pthread_mutex_unlock(&closers_lock);
-	event_free(c->timer);
-	bufferevent_free(c->bev);
-	free(c);
-}
-
-/* True while bytes wait in bev or in a bufferevent under it (a TLS
- * filter hands its output to the socket's bufferevent). */
-static bool output_pending(struct bufferevent *bev)
-{
-	for (; bev != NULL; bev = bufferevent_get_underlying(bev)) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
-			return true;
-	}
-	return false;
-}
-
-/* Frees the connection once everything is on the wire (or 30 s pass);
- * checks again in a moment otherwise. */
-static void closer_check(struct closer *c)
-{
-	if (!output_pending(c->bev) || ++c->ticks > CLOSER_TICKS) {
-		closer_free(c);
-		return;
-	}
-	struct timeval tick = {.tv_usec = CLOSER_TICK_MS * 1000};
-	evtimer_add(c->timer, &tick);
-}
-
-/* The output buffer drained. */
-static void reply_written(struct bufferevent *bev, void *ctx)
-{
-	(void)bev;
-	closer_check(ctx);
-}
-
-/* The timer of closer_check. */
-static void closer_tick(evutil_socket_t fd, short what, void *ctx)
-{
-	(void)fd;
-	(void)what;
-	closer_check(ctx);
-}
-
-/* Frees bev when the peer goes away or the connection fails. */
-static void reply_event(struct bufferevent *bev, short what, void *ctx)
-{
-	(void)bev;
-	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) != 0)
-		closer_free(ctx);
-}
-
 void mc_service_close_after_write(struct bufferevent *bev)
 {
-	struct closer *c = mc_calloc(1, sizeof(*c));
-	struct timeval timeout = {.tv_sec = 30};
-	c->bev = bev;
-	c->timer = evtimer_new(bufferevent_get_base(bev), closer_tick, c);
-	pthread_mutex_lock(&closers_lock);
-	c->next = closers;
-	if (closers != NULL)
-		closers->prev = c;
-	closers = c;
-	pthread_mutex_unlock(&closers_lock);
-	bufferevent_setcb(bev, NULL, reply_written, reply_event, c);
-	bufferevent_set_timeouts(bev, &timeout, &timeout);
-	bufferevent_enable(bev, EV_WRITE);
-	if (!output_pending(bev))
-		closer_check(c);
+	mc_conn_close_bev(bev);
 }
 
 bool mc_service_closing(void)
 {
-	pthread_mutex_lock(&closers_lock);
-	bool any = closers != NULL;
-	pthread_mutex_unlock(&closers_lock);
-	return any;
-}
-
-/* At exit: the connections whose last reply never got out. */
-static void closers_free_all(void)
-{
-	while (closers != NULL)
-		closer_free(closers);
+	return mc_conn_closing();
 }
 
 void mc_service_reply_and_close(struct bufferevent *bev, const char *line)
