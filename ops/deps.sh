@@ -9,10 +9,11 @@ PACKAGES=(
 	build-essential pkg-config
 	# libraries (README, "Dependencies", says why each is there)
 	libssl-dev libpq-dev libhiredis-dev libevent-dev libinih-dev
-	libjansson-dev libcrypt-dev libargon2-dev libcmocka-dev
+	libjansson-dev libcrypt-dev libargon2-dev zlib1g-dev libcmocka-dev
 	# dev stack and tests
 	postgresql-15 postgresql-client-15 redis-server redis-tools openssl
 	python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl
+	fetchmail
 )
 
 missing=()
