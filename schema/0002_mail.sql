@@ -27,7 +27,13 @@ ALTER TABLE users
 	ADD COLUMN used_bytes bigint NOT NULL DEFAULT 0,
 	ADD COLUMN forward_to text[] NOT NULL DEFAULT '{}'
 	           CHECK (cardinality(forward_to) <= 100),
-	ADD COLUMN forward_keep_copy boolean NOT NULL DEFAULT true;
+	ADD COLUMN forward_keep_copy boolean NOT NULL DEFAULT true,
+	-- the IMAP node serving this user ("IP:port"); NULL: the tenant's
+	ADD COLUMN imap_backend text;
+
+-- Where an IMAP proxy sends the tenant's users ("IP:port"); NULL: the
+-- node they connect to serves them.
+ALTER TABLE tenants ADD COLUMN imap_backend text;
 
 -- A domain's storage usage, spread over 16 rows (by user id) so that
 -- deliveries to different users of one domain do not queue on one row
@@ -153,6 +159,9 @@ CREATE INDEX mailbox_messages_modseq ON mailbox_messages
 -- STATUS UNSEEN counts only the unseen rows.
 CREATE INDEX mailbox_messages_unseen ON mailbox_messages
 	(tenant_id, mailbox_id) WHERE flags & 1 = 0;
+-- STATUS DELETED counts only the \Deleted ones.
+CREATE INDEX mailbox_messages_deleted ON mailbox_messages
+	(tenant_id, mailbox_id) WHERE flags & 8 <> 0;
 
 -- Expunged UIDs with the MODSEQ of their expunge, for QRESYNC VANISHED.
 CREATE TABLE expunged (

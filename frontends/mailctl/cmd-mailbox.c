@@ -3,6 +3,7 @@
  * user may send as. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "mailcore/mc-tenants.h"
 #include "mailctl.h"
@@ -15,6 +16,7 @@ static const struct option set_opts[] = {
 	{"display-name", required_argument, NULL, 'n'},
 	{"forward", required_argument, NULL, 'f'},
 	{"keep-copy", required_argument, NULL, 'k'},
+	{"imap-backend", required_argument, NULL, 'b'},
 	{0}};
 
 /* Applies one option of user set to ch; 0 or EXIT_USAGE. */
@@ -39,6 +41,9 @@ static int set_option(struct mailctl *ctl, int opt, const char *arg,
 	case 'k':
 		return mailctl_parse_yes_no(cmd, "keep-copy", arg,
 					    &ch->keep_copy);
+	case 'b':
+		ch->imap_backend = strcmp(arg, "none") == 0 ? "" : arg;
+		return 0;
 	default:
 		return mailctl_usage(cmd, "unknown option or missing value");
 	}
@@ -136,7 +141,7 @@ const struct mailctl_cmd mailctl_mailbox_cmds[] = {
 	[USER_SET] = {"user", "set",
 		      "ADDRESS [--status active|frozen] [--quota SIZE] "
 		      "[--display-name NAME] [--forward ADDR[,ADDR...]|none] "
-		      "[--keep-copy yes|no]",
+		      "[--keep-copy yes|no] [--imap-backend IP:PORT|none]",
 		      user_set},
 	[USER_SHOW] = {"user", "show", "ADDRESS", user_show},
 	[SENDAS_ADD] = {"sendas", "add", "USER ADDRESS|@DOMAIN", sendas_add},

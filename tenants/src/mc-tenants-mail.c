@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mailcore/mc-addr.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
@@ -370,12 +371,16 @@ static int check_user_fields(const struct mc_user_changes *ch,
 			     "bad display name: at most %d bytes, no control "
 			     "characters",
 			     DISPLAY_NAME_MAX);
+	struct mc_sockaddr sa;
+	if (!bad && ch->imap_backend != NULL && ch->imap_backend[0] != '\0' &&
+	    mc_addr_parse(ch->imap_backend, &sa, err) < 0)
+		bad = true;
 	return bad ? -1 : 0;
 }
 
 /* Runs the user UPDATE with the checked parameters (NULL = keep). */
 static int user_update(struct mc_pg *pg, const struct address *a,
-		       const char *const params[8], struct mc_error *err)
+		       const char *const params[9], struct mc_error *err)
 {
 	long n = mc_pg_exec(
 		pg,
@@ -385,10 +390,11 @@ static int user_update(struct mc_pg *pg, const struct address *a,
 		"forward_to = CASE WHEN $6::boolean THEN $7::text[] "
 		"ELSE u.forward_to END, "
 		"forward_keep_copy = COALESCE($8::boolean, "
-		"u.forward_keep_copy) FROM domains d "
+		"u.forward_keep_copy), imap_backend = CASE WHEN $9::text IS "
+		"NULL THEN u.imap_backend ELSE nullif($9, '') END FROM domains d "
 		"WHERE d.tenant_id = u.tenant_id AND d.id = u.domain_id "
 		"AND u.local_part = $1 AND d.name = $2",
-		8, params, err);
+		9, params, err);
 	if (n == 0)
 		mc_error_set(err, MC_ERR_NOTFOUND, "user %s does not exist",
 			     a->full);
@@ -400,7 +406,7 @@ int mc_user_set(struct mc_pg *pg, const char *address,
 {
 	struct address a;
 	char q[24];
-	const char *params[8] = {a.local, a.domain, ch->status};
+	const char *params[9] = {a.local, a.domain, ch->status};
 	if (tenants_parse_own(address, &a, err) < 0 ||
 	    check_user_fields(ch, err) < 0 ||
 	    size_param("quota", ch->quota, q, sizeof(q), &params[3], err) < 0)
@@ -416,6 +422,7 @@ int mc_user_set(struct mc_pg *pg, const char *address,
 	params[5] = ch->set_forward ? "true" : "false";
 	params[6] = ch->set_forward ? mc_buf_cstr(&forward) : NULL;
 	params[7] = bool_param(ch->keep_copy);
+	params[8] = ch->imap_backend;
 	if (r == 0)
 		r = user_update(pg, &a, params, err);
 	mc_buf_free(&forward);

@@ -17,8 +17,8 @@ import ports
 GREETINGS = {
     "mc-smtpd": [("smtp", b"220 "), ("submission", b"220 "),
                  ("submissions", b"220 ")],
-    "mc-imapd": [("imap", b"* BYE [UNAVAILABLE] "), ("imaps", b"* BYE [UNAVAILABLE] ")],
-    "mc-pop3d": [("pop3", b"-ERR [SYS/TEMP] "), ("pop3s", b"-ERR [SYS/TEMP] ")],
+    "mc-imapd": [("imap", b"* OK [CAPABILITY "), ("imaps", b"* OK [CAPABILITY ")],
+    "mc-pop3d": [("pop3", b"+OK "), ("pop3s", b"+OK ")],
 }
 TLS_PORTS = {"submissions", "imaps", "pop3s", "https"}
 

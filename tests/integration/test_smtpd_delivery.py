@@ -381,3 +381,25 @@ def test_domain_max_message_size(stack, mailctl, daemon, uniq):
     s.quit()
     [row] = mailbox(stack, alice)
     stored(stack, row, data)
+
+
+def test_huge_text_body_is_stored_and_searchable(stack, mailctl, daemon, uniq):
+    """5 MB of text (random words, base64-encoded text/plain) fits: the
+    search text is cut to what PostgreSQL's tsvector holds."""
+    import base64
+    import random
+    t = Tenant(stack, mailctl, uniq)
+    alice = t.user("alice")
+    start_smtpd(daemon)
+    rnd = random.Random(7)
+    words = " ".join("".join(rnd.choice("abcdefghijklmnopqrstuvwxyz")
+                             for _ in range(rnd.randint(3, 12)))
+                     for _ in range(700000)).encode()[:5 * 1024 * 1024]
+    body = base64.encodebytes(b"needle " + words).replace(b"\n", b"\r\n")
+    data = (b"From: <a@example.org>\r\nSubject: big\r\nContent-Type: text/plain\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    send(stack, SENDER, [alice], data)
+    [row] = mailbox(stack, alice)
+    stored(stack, row, data)
+    assert count(stack, "SELECT count(*) FROM messages WHERE search @@ "
+                 f"to_tsquery('simple', 'needle') AND tenant_id = {t.id}") == 1

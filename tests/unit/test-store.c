@@ -1,7 +1,8 @@
 /* test-store: deliveries against a real PostgreSQL (a fresh schema per
  * run): the rows one delivery writes (message refcount, UIDs, MODSEQ,
  * usage, default mailboxes), quotas at commit (partial and total), the
- * queue entry for remote recipients, and concurrent deliveries into one
+ * queue entry for remote recipients, several messages all or nothing
+ * (mc_store_deliver_many), and concurrent deliveries into one
  * mailbox getting distinct consecutive UIDs. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -197,6 +198,63 @@ static void test_quota(void **state)
 	mc_message_destroy(&m);
 }
 
+/* Several messages in one transaction: all stored, or (one over quota)
+ * none, not even the ones that fitted. */
+static void test_deliver_many(void **state)
+{
+	(void)state;
+	if (pg == NULL)
+		skip();
+	char text[200];
+	memset(text, 'y', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	struct mc_message *m = parse(text);
+	struct mc_store_local l[] = {local(carol, "carol@s.test"),
+				     local(carol, "carol@s.test")};
+	l[1].mailbox = "Sent";
+	l[1].flags = MC_STORE_FLAG_SEEN;
+	struct mc_store_delivery d[2];
+	for (int i = 0; i < 2; i++)
+		d[i] = (struct mc_store_delivery){
+			.sha256 = i == 0 ? "00000000000000000000000000000000000"
+					   "00000000000000000000000000004"
+					 : "00000000000000000000000000000000000"
+					   "00000000000000000000000000005",
+			.info = mc_message_finish(m),
+			.local = &l[i],
+			.local_count = 1};
+	struct mc_store_local_result res[2];
+	bool committed = true;
+	struct mc_error err = {0};
+	long long before = num("SELECT count(*) FROM mailbox_messages");
+	/* carol has room for one, not two: neither is kept */
+	assert_int_equal(mc_store_deliver_many(pg, d, 2, res, &committed, &err),
+			 0);
+	assert_false(committed);
+	assert_int_equal(res[0].status, MC_STORE_DELIVERED);
+	assert_int_equal(res[1].status, MC_STORE_OVER_QUOTA);
+	assert_int_equal(num("SELECT count(*) FROM mailbox_messages"), before);
+	assert_int_equal(num("SELECT used_bytes FROM users WHERE local_part = "
+			     "'carol'"),
+			 0);
+	assert_int_equal(mc_store_deliver_many(pg, d, 1, res, &committed, &err),
+			 0);
+	assert_true(committed);
+	assert_int_equal(num("SELECT count(*) FROM mailbox_messages"),
+			 before + 1);
+	l[0].user_id = l[1].user_id = bob;
+	assert_int_equal(mc_store_deliver_many(pg, d, 2, res, &committed, &err),
+			 0);
+	assert_true(committed);
+	assert_int_equal(res[0].status, MC_STORE_DELIVERED);
+	assert_int_equal(res[1].status, MC_STORE_DELIVERED);
+	assert_int_equal(num("SELECT count(*) FROM mailbox_messages mm JOIN "
+			     "mailboxes mb ON mb.id = mm.mailbox_id WHERE "
+			     "mb.name = 'Sent' AND mm.flags = 1"),
+			 1);
+	mc_message_destroy(&m);
+}
+
 struct worker_arg {
 	const struct mc_message_info *info;
 	int failures;
@@ -269,6 +327,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deliver),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_deliver_many),
 		cmocka_unit_test(test_concurrent_uids),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

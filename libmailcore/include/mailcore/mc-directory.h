@@ -90,6 +90,7 @@ void mc_directory_forget(struct mc_redis *redis, const char *const *addresses,
 struct mc_directory_login {
 	int64_t tenant_id, user_id, domain_id;
 	const char *address, *password_hash;
+	const char *imap_backend; /* "IP:port" for an IMAP proxy, or NULL */
 };
 int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 		       const char *address, struct mc_directory_login *login_r,

@@ -40,7 +40,7 @@ struct mc_mailbox_info {
 	bool subscribed;
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
-	uint32_t messages, unseen;
+	uint32_t messages, unseen, deleted;
 	uint64_t size;
 };
 
@@ -209,5 +209,29 @@ bool mc_mailbox_error_is_quota(const struct mc_error *err);
 void mc_mailbox_notify(struct mc_redis *redis,
 		       const struct mc_mailbox_owner *owner, const char *what,
 		       int64_t mailbox_id, uint64_t modseq);
+
+/* Search */
+
+struct mc_blob_store;
+struct mc_imap_search;
+
+/* SEARCH (RFC 3501 6.4.4, RFC 9051, MODSEQ of RFC 7162): the UIDs of the
+ * messages of the mailbox matching program, ascending, from pool, and the
+ * highest MODSEQ among them (0 when none) for "(MODSEQ n)". The caller
+ * first turns sequence-set keys and "$" into resolved UID sets (a SEQSET
+ * node is MC_ERR_INVALID). uid_scope (resolved; NULL = every message)
+ * bounds the messages looked at. Flags, keywords (case-insensitive),
+ * dates (UTC days), sizes, UIDs, MODSEQ, SUBJECT/FROM/TO/CC (substrings
+ * of the decoded values) and BODY/TEXT (whole words, full-text index)
+ * are answered in SQL; BCC and HEADER of other fields read each
+ * candidate's header from blobs, which may be NULL only when the program
+ * has no such key. */
+int mc_mailbox_search(struct mc_pg *pg, struct mc_blob_store *blobs,
+		      struct mc_pool *pool,
+		      const struct mc_mailbox_owner *owner, int64_t mailbox_id,
+		      const struct mc_imap_search *program,
+		      const struct mc_imap_seqset *uid_scope, uint32_t **uids_r,
+		      size_t *count_r, uint64_t *max_modseq_r,
+		      struct mc_error *err);
 
 #endif

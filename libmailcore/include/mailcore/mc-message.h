@@ -18,7 +18,7 @@ struct mc_message;
 
 struct mc_message_settings {
 	struct mc_mime_settings mime; /* parser limits (0 = defaults) */
-	size_t max_text; /* searchable text kept, in bytes [1 MiB] */
+	size_t max_text; /* searchable text kept, in bytes [256 KiB] */
 };
 
 /* What mc_message_finish() produced. Every string is NUL-terminated and

@@ -35,4 +35,17 @@ redisReply *mc_redis_commandv(struct mc_redis *redis, int argc,
 /* PING: 0 or -1. */
 int mc_redis_ping(struct mc_redis *redis, struct mc_error *err);
 
+/* Pub/sub on a connection of its own: connects if needed, subscribes to
+ * a channel pattern (PSUBSCRIBE) and drops the read timeout, so the
+ * connection then only waits for messages. 0 or -1 (TEMPORARY). */
+int mc_redis_psubscribe(struct mc_redis *redis, const char *pattern,
+			struct mc_error *err);
+/* Waits for the next message: 1 with the channel and payload (caller
+ * free()s both), -1 when the connection is lost or interrupted (connect
+ * and subscribe again). */
+int mc_redis_message(struct mc_redis *redis, char **channel_r,
+		     char **message_r, struct mc_error *err);
+/* From another thread: makes a waiting mc_redis_message() return -1. */
+void mc_redis_interrupt(struct mc_redis *redis);
+
 #endif

@@ -20,6 +20,10 @@ struct mc_message_info;
 struct mc_pg;
 struct mc_redis;
 
+/* The most searchable text a message row takes: PostgreSQL refuses a
+ * tsvector over 1 MB, and text of that size can produce one. */
+#define MC_STORE_MAX_SEARCH_TEXT (512 * 1024)
+
 /* Redis pub/sub channel of a user's mailboxes: "mc:mbox:TENANT:USER";
  * messages are "new MAILBOX_ID UID MODSEQ". */
 #define MC_STORE_CHANNEL_FMT "mc:mbox:%lld:%lld"
@@ -88,6 +92,16 @@ struct mc_store_local_result {
 int mc_store_deliver(struct mc_pg *pg, const struct mc_store_delivery *d,
 		     struct mc_store_local_result *results, bool *committed_r,
 		     struct mc_error *err);
+
+/* Delivers n messages in one transaction, all or nothing (IMAP
+ * MULTIAPPEND, RFC 3502): when a local recipient of any of them cannot
+ * take its message (quota, gone) nothing is committed and *committed_r
+ * is false. results is flat: the local results of d[0], then of d[1]...;
+ * the deliveries after a refused one are not tried (their results are
+ * left as given). 0, or -1 with err (nothing stored). */
+int mc_store_deliver_many(struct mc_pg *pg, const struct mc_store_delivery *d,
+			  size_t n, struct mc_store_local_result *results,
+			  bool *committed_r, struct mc_error *err);
 
 /* Publishes a "new" notification per delivered recipient. Best effort:
  * the mail is stored whatever Redis says. */

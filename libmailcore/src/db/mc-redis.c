@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "mailcore/mc-error.h"
@@ -249,4 +250,62 @@ int mc_redis_ping(struct mc_redis *redis, struct mc_error *err)
 		return -1;
 	}
 	return 0;
+}
+
+int mc_redis_psubscribe(struct mc_redis *redis, const char *pattern,
+			struct mc_error *err)
+{
+	redisReply *r = mc_redis_command(redis, err, "PSUBSCRIBE %s", pattern);
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	struct timeval forever = {0};
+	if (redisSetTimeout(redis->ctx, forever) != REDIS_OK) {
+		mc_error_set(err, MC_ERR_TEMPORARY, "redis: %s",
+			     redis->ctx->errstr);
+		disconnect(redis);
+		return -1;
+	}
+	return 0;
+}
+
+/* True for a "pmessage" reply: pattern, channel, payload. */
+static bool is_pmessage(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	       r->element[0]->type == REDIS_REPLY_STRING &&
+	       strcmp(r->element[0]->str, "pmessage") == 0 &&
+	       r->element[2]->type == REDIS_REPLY_STRING &&
+	       r->element[3]->type == REDIS_REPLY_STRING;
+}
+
+int mc_redis_message(struct mc_redis *redis, char **channel_r,
+		     char **message_r, struct mc_error *err)
+{
+	for (;;) {
+		void *reply = NULL;
+		if (redis->ctx == NULL ||
+		    redisGetReply(redis->ctx, &reply) != REDIS_OK) {
+			mc_error_set(err, MC_ERR_TEMPORARY, "redis: %s",
+				     redis->ctx != NULL ? redis->ctx->errstr
+							: "not connected");
+			disconnect(redis);
+			return -1;
+		}
+		redisReply *r = reply;
+		bool msg = is_pmessage(r);
+		if (msg) {
+			*channel_r = mc_strdup(r->element[2]->str);
+			*message_r = mc_strdup(r->element[3]->str);
+		}
+		freeReplyObject(r);
+		if (msg)
+			return 1;
+	}
+}
+
+void mc_redis_interrupt(struct mc_redis *redis)
+{
+	if (redis->ctx != NULL && redis->ctx->fd >= 0)
+		shutdown(redis->ctx->fd, SHUT_RDWR);
 }

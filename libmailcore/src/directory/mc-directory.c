@@ -452,7 +452,8 @@ int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 	PGresult *res = mc_pg_query(
 		pg,
 		"SELECT u.tenant_id, u.id, u.domain_id, u.password_hash, "
-		"u.local_part || '@' || d.name FROM users u "
+		"u.local_part || '@' || d.name, coalesce(u.imap_backend, "
+		"t.imap_backend) FROM users u "
 		"JOIN domains d ON d.tenant_id = u.tenant_id AND d.id = "
 		"u.domain_id JOIN tenants t ON t.id = u.tenant_id "
 		"WHERE d.name = lower(split_part($1, '@', 2)) AND u.local_part "
@@ -472,6 +473,10 @@ int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 			.password_hash =
 				mc_pstrdup(pool, PQgetvalue(res, 0, 3)),
 			.address = mc_pstrdup(pool, PQgetvalue(res, 0, 4)),
+			.imap_backend = PQgetisnull(res, 0, 5)
+						? NULL
+						: mc_pstrdup(pool,
+							     PQgetvalue(res, 0, 5)),
 		};
 	}
 	PQclear(res);

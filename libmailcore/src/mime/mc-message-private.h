@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_DEFAULT_MAX_TEXT (1024 * 1024)
+#define MSG_DEFAULT_MAX_TEXT (256 * 1024)
 
 /* The header fields kept for a message (the top one or an encapsulated
  * one); order matters for the ENVELOPE writer. */

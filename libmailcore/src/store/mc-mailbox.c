@@ -118,8 +118,10 @@ static const char sql_list[] =
 	"SELECT b.id, b.name, b.special_use, b.subscribed, b.uidvalidity, "
 	"b.uidnext, b.highestmodseq, b.messages, (SELECT count(*) FROM "
 	"mailbox_messages mm WHERE mm.tenant_id = b.tenant_id AND "
-	"mm.mailbox_id = b.id AND mm.flags & 1 = 0), b.size_bytes FROM "
-	"mailboxes b WHERE b.tenant_id = $1 AND b.user_id = $2 ";
+	"mm.mailbox_id = b.id AND mm.flags & 1 = 0), b.size_bytes, (SELECT "
+	"count(*) FROM mailbox_messages mm WHERE mm.tenant_id = b.tenant_id "
+	"AND mm.mailbox_id = b.id AND mm.flags & 8 <> 0) FROM mailboxes b "
+	"WHERE b.tenant_id = $1 AND b.user_id = $2 ";
 
 /* Fills info from row r of a sql_list result. */
 static void info_from_row(struct mc_pool *pool, PGresult *res, int r,
@@ -140,6 +142,7 @@ static void info_from_row(struct mc_pool *pool, PGresult *res, int r,
 		.messages = (uint32_t)strtoul(PQgetvalue(res, r, 7), NULL, 10),
 		.unseen = (uint32_t)strtoul(PQgetvalue(res, r, 8), NULL, 10),
 		.size = strtoull(PQgetvalue(res, r, 9), NULL, 10),
+		.deleted = (uint32_t)strtoul(PQgetvalue(res, r, 10), NULL, 10),
 	};
 }
 

@@ -176,6 +176,19 @@ static const char *pg_text(struct mc_pool *pool, const char *s)
 	return mc_buf_cstr(&b);
 }
 
+/* The searchable text, cut to what a tsvector can hold (at a UTF-8
+ * character boundary). */
+static const char *search_text(struct mc_pool *pool, const char *text)
+{
+	size_t len = strlen(text);
+	if (len <= MC_STORE_MAX_SEARCH_TEXT)
+		return pg_text(pool, text);
+	len = MC_STORE_MAX_SEARCH_TEXT;
+	while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+		len--;
+	return pg_text(pool, mc_pstrndup(pool, text, len));
+}
+
 /* s as hex digits (for bytea parameters). */
 static const char *hex(struct mc_pool *pool, const char *s)
 {
@@ -217,7 +230,7 @@ static int upsert_message(struct mc_pg *pg, struct txn *t,
 				m->has_date ? num(date, (int64_t)m->date)
 					    : NULL,
 				m->has_attachments ? "true" : "false",
-				pg_text(t->pool, m->text)};
+				search_text(t->pool, m->text)};
 	PGresult *res = mc_pg_query(pg, sql_message, 22, params, err);
 	if (res == NULL)
 		return -1;
@@ -450,6 +463,55 @@ int mc_store_deliver(struct mc_pg *pg, const struct mc_store_delivery *d,
 	int r = mc_pg_transaction(pg, deliver_txn, &t, err);
 	*committed_r = r >= 0 && t.committed;
 	mc_pool_destroy(&t.pool);
+	return r < 0 ? -1 : 0;
+}
+
+/* The deliveries of mc_store_deliver_many. */
+struct txn_many {
+	struct txn *t;
+	size_t n;
+	bool refused;
+};
+
+/* The body of one all-or-nothing transaction of several deliveries. */
+static int deliver_many_txn(struct mc_pg *pg, void *ctx, struct mc_error *err)
+{
+	struct txn_many *m = ctx;
+	m->refused = false;
+	for (size_t i = 0; i < m->n; i++) {
+		struct txn *t = &m->t[i];
+		if (deliver_txn(pg, t, err) < 0)
+			return -1;
+		for (size_t k = 0; k < t->d->local_count; k++)
+			m->refused |=
+				t->results[k].status != MC_STORE_DELIVERED;
+		if (m->refused) {
+			mc_error_set(err, MC_ERR_PERMANENT, "delivery refused");
+			return -1; /* rolls everything back */
+		}
+	}
+	return 0;
+}
+
+int mc_store_deliver_many(struct mc_pg *pg, const struct mc_store_delivery *d,
+			  size_t n, struct mc_store_local_result *results,
+			  bool *committed_r, struct mc_error *err)
+{
+	struct txn_many m = {mc_calloc(n + 1, sizeof(*m.t)), n, false};
+	for (size_t i = 0, off = 0; i < n; off += d[i].local_count, i++)
+		m.t[i] = (struct txn){
+			.d = &d[i],
+			.results = results + off,
+			.pool = mc_pool_create("store-deliver", 8192)};
+	int r = mc_pg_transaction(pg, deliver_many_txn, &m, err);
+	*committed_r = r >= 0;
+	if (r < 0 && m.refused) {
+		mc_error_clear(err);
+		r = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		mc_pool_destroy(&m.t[i].pool);
+	free(m.t);
 	return r < 0 ? -1 : 0;
 }
 

@@ -125,6 +125,9 @@ struct mc_user_changes {
 	const char *const *forward;
 	size_t forward_count;
 	int keep_copy; /* 0, 1: also store forwarded mail locally */
+	/* the IMAP node an IMAP proxy sends the user to: "IP:port", "" for
+	 * none (the tenant's); NULL = keep */
+	const char *imap_backend;
 };
 void mc_user_changes_init(struct mc_user_changes *ch);
 int mc_user_set(struct mc_pg *pg, const char *address,
