@@ -12,8 +12,6 @@ from imap_helpers import deliver, imap, start_imapd  # noqa: F401
 from imap_helpers import imapd_exits_cleanly  # noqa: F401 (autouse)
 from smtp_helpers import Tenant
 
-PROXY_TLS = "no"
-
 
 @pytest.fixture
 def two_nodes(stack, mailctl, daemon, uniq):
@@ -25,9 +23,8 @@ def two_nodes(stack, mailctl, daemon, uniq):
     t.backend = start_imapd(daemon, MAILCORE_IMAPD_LISTEN=f"127.0.0.1:{plain}",
                             MAILCORE_IMAPD_LISTEN_TLS=f"127.0.0.1:{tls}")
     t.proxy = start_imapd(daemon, MAILCORE_IMAPD_PROXY="yes",
-                          MAILCORE_IMAPD_PROXY_CA=stack.ca,
-                          MAILCORE_IMAPD_PROXY_TLS=PROXY_TLS)
-    t.backend_port = tls if PROXY_TLS == "yes" else plain
+                          MAILCORE_IMAPD_PROXY_CA=stack.ca)
+    t.backend_port = tls  # proxy_tls is on by default
     return t
 
 
