@@ -12,7 +12,7 @@ PACKAGES=(
 	libjansson-dev libcrypt-dev libargon2-dev zlib1g-dev libcmocka-dev
 	# dev stack and tests
 	postgresql-15 postgresql-client-15 redis-server redis-tools openssl
-	python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl
+	python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync
 	fetchmail
 )
 

@@ -452,11 +452,13 @@ static void run_copy(struct command *cmd, bool move)
 		mc_pool_destroy(&pool);
 }
 
+/* COPY, UID COPY */
 static void cmd_copy(struct command *cmd)
 {
 	run_copy(cmd, false);
 }
 
+/* MOVE, UID MOVE */
 static void cmd_move(struct command *cmd)
 {
 	run_copy(cmd, true);
