@@ -91,6 +91,10 @@ Send a test message:
   swaks --server 127.0.0.1:$(port 2525) --to alice@demo.test
   swaks --server 127.0.0.1:$(port 2587) --tls --auth-user alice@demo.test \
         --auth-password "\$(cat $STATE/secrets/demo-alice)" --from alice@demo.test --to bob@demo.test
+Read it:
+  curl --cacert $STATE/tls/ca.pem -u alice@demo.test:"\$(cat $STATE/secrets/demo-alice)" \
+       'imaps://localhost:$(port 2993)/INBOX;UID=1'
+  (mbsync, Thunderbird...: IMAPS localhost:$(port 2993), POP3S localhost:$(port 2995))
 TLS test CA: $STATE/tls/ca.pem
 Administration: build/bin/mailctl -c $CONF -h
 Press Ctrl-C to stop.

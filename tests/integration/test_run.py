@@ -117,6 +117,29 @@ def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
         capture_output=True, text=True, timeout=60)
     assert "250 2.0.0 OK" in sent.stdout, sent.stdout + sent.stderr
     assert inbox_subjects(state, env, "alice") == ["make run check"]
+    # ... and an IMAP client reads it (the README's curl line)
+    read = subprocess.run(
+        ["curl", "-sS", "--cacert", os.path.join(state, "tls", "ca.pem"), "-u",
+         f"alice@demo.test:{alice_pw}",
+         f"imaps://localhost:{ports.DEV_PORTS['imaps'] + offset}/INBOX;UID=1"],
+        capture_output=True, text=True, timeout=60)
+    assert "Subject: make run check" in read.stdout, read.stderr
+    local = os.path.join(state, "mbsync-alice")
+    os.makedirs(local)
+    rc = os.path.join(state, "mbsyncrc")
+    with open(rc, "w") as f:
+        f.write(f"IMAPAccount a\nHost localhost\nPort {ports.DEV_PORTS['imaps'] + offset}\n"
+                f"User alice@demo.test\nPass {alice_pw}\nSSLType IMAPS\n"
+                f"CertificateFile {os.path.join(state, 'tls', 'ca.pem')}\n\n"
+                f"IMAPStore r\nAccount a\n\nMaildirStore l\nPath {local}/\n"
+                f"Inbox {local}/INBOX\n\nChannel c\nFar :r:\nNear :l:\n"
+                f"Patterns INBOX\nCreate Near\nSyncState *\n")
+    synced = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True,
+                            timeout=60, env=dict(env, HOME=state))
+    assert synced.returncode == 0, synced.stderr
+    got = [open(os.path.join(local, "INBOX", d, n)).read()
+           for d in ("new", "cur") for n in os.listdir(os.path.join(local, "INBOX", d))]
+    assert len(got) == 1 and "Subject: make run check" in got[0]
     pg_pid = int(open(os.path.join(state, "pg", "data", "postmaster.pid")).readline())
     redis_pid = int(open(os.path.join(state, "redis", "redis.pid")).read())
 
