@@ -29,7 +29,11 @@ ALTER TABLE users
 	           CHECK (cardinality(forward_to) <= 100),
 	ADD COLUMN forward_keep_copy boolean NOT NULL DEFAULT true,
 	-- the IMAP node serving this user ("IP:port"); NULL: the tenant's
-	ADD COLUMN imap_backend text;
+	ADD COLUMN imap_backend text,
+	-- the ways the user may reach its mail
+	ADD COLUMN protocols text[] NOT NULL
+	           DEFAULT '{imap,pop3,smtp,webmail}'
+	           CHECK (protocols <@ '{imap,pop3,smtp,webmail}');
 
 -- Where an IMAP proxy sends the tenant's users ("IP:port"); NULL: the
 -- node they connect to serves them.

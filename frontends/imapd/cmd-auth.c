@@ -11,11 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imapd.h"
 #include "mailcore/mc-conn.h"
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-imap-write.h"
+#include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-password.h"
-#include "imapd.h"
+#include "mailcore/mc-redis.h"
 
 #define FAIL_DELAY_MS 1000
 
@@ -31,9 +33,9 @@ static const char caps_auth[] =
 /* True when a password may be sent on this connection now. */
 static bool plaintext_ok(const struct session *s)
 {
-	return s->tls || mc_cidr_list_match(s->d->plain_auth_nets,
-					    s->d->plain_auth_nets_count,
-					    &s->remote);
+	return s->tls ||
+	       mc_cidr_list_match(s->d->plain_auth_nets,
+				  s->d->plain_auth_nets_count, &s->remote);
 }
 
 void capabilities(const struct session *s, struct mc_buf *out)
@@ -112,7 +114,7 @@ static void cmd_id(struct command *cmd)
 				(int)(vl > 100 ? 100 : vl), v);
 	}
 	session_puts(s, "* ID (\"name\" \"mailcore\" \"version\" \"" MC_VERSION
-			 "\")\r\n");
+			"\")\r\n");
 	cmd_ok(cmd, NULL, "ID completed");
 }
 
@@ -175,27 +177,53 @@ static void cmd_compress(struct command *cmd)
 }
 
 /* A login attempt on a worker. */
+enum login_verdict {
+	LOGIN_BAD = 0, /* wrong login or password */
+	LOGIN_OK,
+	LOGIN_TEMPFAIL, /* lookup failed: never a wrong password */
+	LOGIN_BLOCKED,	/* too many recent failures */
+	LOGIN_NO_IMAP,	/* the account may not use IMAP */
+};
+
 struct login_job {
 	struct mc_pool *pool; /* secure: holds the password */
 	char *login, *password;
-	int verdict; /* 1 ok, 0 bad credentials, -1 temporary */
+	const char *ip;
+	const struct mc_login_throttle *throttle;
+	enum login_verdict verdict;
 	struct mc_directory_login user;
 	struct mc_error err;
 };
 
-/* Worker: look the login up and verify the password. */
+/* Looks the login up and verifies the password. */
+static enum login_verdict check_password(struct mc_pg *pg, struct login_job *j)
+{
+	int found =
+		mc_directory_login(pg, j->pool, j->login, &j->user, &j->err);
+	if (found <= 0)
+		return found < 0 ? LOGIN_TEMPFAIL : LOGIN_BAD;
+	struct mc_error err = {0};
+	if (mc_password_verify(j->password, j->user.password_hash, &err) != 1)
+		return LOGIN_BAD;
+	return j->user.protocols & MC_DIR_PROTO_IMAP ? LOGIN_OK : LOGIN_NO_IMAP;
+}
+
+/* Worker: the throttle, then the password; failures are counted. */
 static void login_work(struct mc_worker *worker, void *ctx)
 {
 	struct login_job *j = ctx;
-	struct mc_pg *pg = mc_service_worker_pg(worker);
-	int found = mc_directory_login(pg, j->pool, j->login, &j->user, &j->err);
-	if (found <= 0) {
-		j->verdict = found < 0 ? -1 : 0; /* an error is never a wrong password */
+	struct mc_redis *redis = mc_service_worker_redis(worker);
+	struct mc_error err = {0};
+	if (mc_login_throttle_check(redis, j->throttle, j->ip, j->login,
+				    &err) == 0) {
+		j->verdict = LOGIN_BLOCKED;
 		return;
 	}
-	struct mc_error err = {0};
-	j->verdict = mc_password_verify(j->password, j->user.password_hash,
-					&err) == 1;
+	j->verdict = check_password(mc_service_worker_pg(worker), j);
+	if (j->verdict == LOGIN_BAD)
+		mc_login_throttle_failed(redis, j->throttle, j->ip, j->login);
+	else if (j->verdict == LOGIN_OK)
+		mc_login_throttle_succeeded(redis, j->throttle, j->login);
 }
 
 /* Loop: the NO after the pause of a failed login. */
@@ -244,22 +272,36 @@ static void login_done(struct command *cmd, void *ctx)
 	}
 	struct session *s = cmd->s;
 	unsigned limit = s->d->max_sessions_per_user;
-	if (j->verdict > 0 && limit > 0 &&
+	bool ok = j->verdict == LOGIN_OK;
+	if (ok && limit > 0 &&
 	    notify_user_sessions(j->user.tenant_id, j->user.user_id) >= limit) {
 		mc_logc(&s->log, MC_LOG_NOTICE, "too many sessions for %s",
 			j->login);
 		cmd_no(cmd, "LIMIT", "Too many sessions for this user");
-	} else if (j->verdict > 0 && s->d->proxy && j->user.imap_backend != NULL) {
+	} else if (ok && s->d->proxy && j->user.imap_backend != NULL) {
 		mc_log_ctx_set(&s->log, "user", "%s", j->user.address);
 		proxy_start(cmd, j->user.imap_backend, j->login, j->password,
 			    strlen(j->password));
-	} else if (j->verdict > 0) {
+	} else if (ok) {
 		logged_in(cmd, &j->user);
-	} else if (j->verdict < 0) {
-		mc_logc(&s->log, MC_LOG_WARNING, "login lookup: %s", j->err.msg);
-		cmd_no(cmd, "UNAVAILABLE", "Temporary failure, try again later");
+	} else if (j->verdict == LOGIN_TEMPFAIL) {
+		mc_logc(&s->log, MC_LOG_WARNING, "login lookup: %s",
+			j->err.msg);
+		cmd_no(cmd, "UNAVAILABLE",
+		       "Temporary failure, try again later");
+	} else if (j->verdict == LOGIN_BLOCKED) {
+		mc_logc(&s->log, MC_LOG_NOTICE,
+			"login for %s blocked: too many failures", j->login);
+		cmd_no(cmd, "UNAVAILABLE",
+		       "Too many failed logins; try again later");
+	} else if (j->verdict == LOGIN_NO_IMAP) {
+		mc_logc(&s->log, MC_LOG_NOTICE, "IMAP disabled for %s",
+			j->login);
+		cmd_no(cmd, "AUTHORIZATIONFAILED",
+		       "IMAP access is disabled for this account");
 	} else {
-		mc_logc(&s->log, MC_LOG_NOTICE, "login failed for %s", j->login);
+		mc_logc(&s->log, MC_LOG_NOTICE, "login failed for %s",
+			j->login);
 		struct timeval tv = {.tv_sec = FAIL_DELAY_MS / 1000};
 		s->jobs.refs++;
 		event_base_once(mc_loop_base(s->loop), -1, EV_TIMEOUT,
@@ -282,6 +324,8 @@ static void start_login(struct command *cmd, const char *login,
 	j->pool = pool;
 	j->login = mc_pstrdup(pool, login);
 	j->password = mc_pstrndup(pool, password, password_len);
+	j->ip = mc_pstrdup(pool, cmd->s->ip);
+	j->throttle = &cmd->s->d->throttle;
 	if (!cmd_job(cmd, login_work, login_done, j))
 		mc_pool_destroy(&pool);
 }
@@ -291,7 +335,8 @@ static void cmd_login(struct command *cmd)
 {
 	const char *user, *pass;
 	size_t ulen, plen;
-	if (cmd->argc != 2 || !mc_imap_arg_string(&cmd->args[0], &user, &ulen) ||
+	if (cmd->argc != 2 ||
+	    !mc_imap_arg_string(&cmd->args[0], &user, &ulen) ||
 	    !mc_imap_arg_string(&cmd->args[1], &pass, &plen)) {
 		cmd_bad(cmd, "Expected LOGIN user password");
 		return;
@@ -308,16 +353,18 @@ static void plain_response(struct command *cmd, const char *b64, size_t len)
 		cmd_bad(cmd, "AUTHENTICATE cancelled");
 		return;
 	}
-	int n = len > 0 && len < 1300 ? EVP_DecodeBlock(buf, (const unsigned char *)b64,
-							  (int)len)
-				       : -1;
+	int n = len > 0 && len < 1300
+			? EVP_DecodeBlock(buf, (const unsigned char *)b64,
+					  (int)len)
+			: -1;
 	while (n > 0 && len >= 1 && b64[len - 1] == '=' && n > 0)
 		n--, len--;
 	const char *authz = (const char *)buf;
 	const char *authc = n > 0 ? memchr(buf, 0, (size_t)n) : NULL;
-	const char *pass = authc != NULL ? memchr(authc + 1, 0,
-						  (size_t)(n - (authc + 1 - authz)))
-					 : NULL;
+	const char *pass = authc != NULL
+				   ? memchr(authc + 1, 0,
+					    (size_t)(n - (authc + 1 - authz)))
+				   : NULL;
 	if (pass == NULL) {
 		cmd_bad(cmd, "Malformed PLAIN response");
 		return;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "mailcore/mc-imap-write.h"
 #include "imapd.h"
+#include "mailcore/mc-imap-write.h"
 
 #define ROOT_USER   "User quota"
 #define ROOT_DOMAIN "Domain quota"
@@ -30,10 +30,14 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } status_items[] = {
-	{"MESSAGES", ST_MESSAGES}, {"UIDNEXT", ST_UIDNEXT},
-	{"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN},
-	{"RECENT", ST_RECENT}, {"SIZE", ST_SIZE},
-	{"HIGHESTMODSEQ", ST_HIGHESTMODSEQ}, {"DELETED", ST_DELETED},
+	{"MESSAGES", ST_MESSAGES},
+	{"UIDNEXT", ST_UIDNEXT},
+	{"UIDVALIDITY", ST_UIDVALIDITY},
+	{"UNSEEN", ST_UNSEEN},
+	{"RECENT", ST_RECENT},
+	{"SIZE", ST_SIZE},
+	{"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
+	{"DELETED", ST_DELETED},
 };
 
 /* Parses a STATUS item list; 0 when one is unknown or it is empty. */
@@ -44,9 +48,10 @@ static unsigned status_bits(const struct mc_imap_arg *list)
 		return 0;
 	for (size_t i = 0; i < list->list_count; i++) {
 		unsigned bit = 0;
-		for (size_t k = 0; k < sizeof(status_items) / sizeof(*status_items);
-		     k++) {
-			if (mc_imap_arg_is(&list->list[i], status_items[k].name))
+		for (size_t k = 0;
+		     k < sizeof(status_items) / sizeof(*status_items); k++) {
+			if (mc_imap_arg_is(&list->list[i],
+					   status_items[k].name))
 				bit = status_items[k].bit;
 		}
 		if (bit == 0)
@@ -90,7 +95,8 @@ static bool pattern_match(const char *p, const char *name)
 			for (const char *n = name;; n++) {
 				if (pattern_match(p + 1, n))
 					return true;
-				if (*n == '\0' || (*p == '%' && *n == MC_MAILBOX_SEP))
+				if (*n == '\0' ||
+				    (*p == '%' && *n == MC_MAILBOX_SEP))
 					return false;
 			}
 		}
@@ -153,7 +159,8 @@ static void write_list(struct command *cmd, struct list_job *j,
 	mc_buf_printf(b, "* %s (", j->lsub ? "LSUB" : "LIST");
 	bool kids = has_children(j, m->name);
 	if (!j->lsub) {
-		mc_buf_printf(b, "%s", kids ? "\\HasChildren" : "\\HasNoChildren");
+		mc_buf_printf(b, "%s",
+			      kids ? "\\HasChildren" : "\\HasNoChildren");
 		sep = " ";
 	}
 	if (m->special_use != NULL && !j->lsub) {
@@ -182,13 +189,15 @@ static void list_done(struct command *cmd, void *ctx)
 		for (size_t i = 0; i < j->count; i++) {
 			const struct mc_mailbox_info *m = &j->list[i];
 			if (!matches(j, m->name) ||
-			    ((j->subscribed_only || j->lsub) && !m->subscribed) ||
+			    ((j->subscribed_only || j->lsub) &&
+			     !m->subscribed) ||
 			    (j->special_only && m->special_use == NULL))
 				continue;
 			write_list(cmd, j, &b, m);
 		}
 		session_write(cmd->s, b.data, b.len);
-		cmd_ok(cmd, NULL, j->lsub ? "LSUB completed" : "LIST completed");
+		cmd_ok(cmd, NULL,
+		       j->lsub ? "LSUB completed" : "LIST completed");
 	}
 	mc_pool_destroy(&j->pool);
 }
@@ -274,8 +283,8 @@ static void run_list(struct command *cmd, bool lsub)
 	size_t i = 0;
 	struct mc_pool *pool = mc_pool_create("imap-list", 4096);
 	struct list_job *j = mc_palloc(pool, sizeof(*j));
-	*j = (struct list_job){.pool = pool, .owner = cmd->s->owner,
-			       .lsub = lsub};
+	*j = (struct list_job){
+		.pool = pool, .owner = cmd->s->owner, .lsub = lsub};
 	const char *ref;
 	size_t len;
 	bool ok = true;
@@ -362,7 +371,8 @@ static void mbox_done(struct command *cmd, void *ctx)
 
 static int op_create(struct mbox_job *j, struct mc_pg *pg)
 {
-	return mc_mailbox_create(pg, &j->owner, j->name, j->special_use, &j->err);
+	return mc_mailbox_create(pg, &j->owner, j->name, j->special_use,
+				 &j->err);
 }
 
 static int op_delete(struct mbox_job *j, struct mc_pg *pg)
@@ -387,7 +397,8 @@ static int op_unsubscribe(struct mbox_job *j, struct mc_pg *pg)
 
 static int op_status(struct mbox_job *j, struct mc_pg *pg)
 {
-	int r = mc_mailbox_get(pg, j->pool, &j->owner, j->name, &j->info, &j->err);
+	int r = mc_mailbox_get(pg, j->pool, &j->owner, j->name, &j->info,
+			       &j->err);
 	if (r == 0)
 		mc_error_set(&j->err, MC_ERR_NOTFOUND, "no such mailbox");
 	return r > 0 ? 0 : -1;
@@ -412,11 +423,14 @@ static void start_mbox(struct command *cmd, size_t nargs,
 		return;
 	struct mc_pool *pool = mc_pool_create("imap-mbox", 2048);
 	struct mbox_job *j = mc_palloc(pool, sizeof(*j));
-	*j = (struct mbox_job){.pool = pool, .owner = cmd->s->owner,
+	*j = (struct mbox_job){.pool = pool,
+			       .owner = cmd->s->owner,
 			       .name = mc_pstrdup(pool, name),
 			       .to = to != NULL ? mc_pstrdup(pool, to) : NULL,
-			       .op = op, .done_text = done,
-			       .special_use = special_use, .status = status};
+			       .op = op,
+			       .done_text = done,
+			       .special_use = special_use,
+			       .status = status};
 	if (!cmd_job(cmd, mbox_work, mbox_done, j))
 		mc_pool_destroy(&pool);
 }
@@ -424,14 +438,13 @@ static void start_mbox(struct command *cmd, size_t nargs,
 /* The special-use attribute of "(USE (\Sent))", or NULL. */
 static const char *create_use(const struct mc_imap_arg *a, bool *bad_r)
 {
-	static const char *const uses[] = {"\\Drafts", "\\Sent", "\\Trash",
-					   "\\Junk", "\\Archive", "\\All",
+	static const char *const uses[] = {"\\Drafts", "\\Sent",    "\\Trash",
+					   "\\Junk",   "\\Archive", "\\All",
 					   "\\Flagged"};
 	*bad_r = true;
 	if (a->type != MC_IMAP_ARG_LIST || a->list_count != 2 ||
 	    !mc_imap_arg_is(&a->list[0], "USE") ||
-	    a->list[1].type != MC_IMAP_ARG_LIST ||
-	    a->list[1].list_count != 1)
+	    a->list[1].type != MC_IMAP_ARG_LIST || a->list[1].list_count != 1)
 		return NULL;
 	for (size_t i = 0; i < sizeof(uses) / sizeof(uses[0]); i++) {
 		if (mc_imap_arg_is(&a->list[1].list[0], uses[i])) {
@@ -531,15 +544,18 @@ static void quota_done(struct command *cmd, void *ctx)
 				      user ? " \"" ROOT_USER "\"" : "",
 				      dom ? " \"" ROOT_DOMAIN "\"" : "");
 		}
-		bool want_user = j->root == NULL || strcmp(j->root, ROOT_USER) == 0;
-		bool want_dom = j->root == NULL || strcmp(j->root, ROOT_DOMAIN) == 0;
+		bool want_user =
+			j->root == NULL || strcmp(j->root, ROOT_USER) == 0;
+		bool want_dom =
+			j->root == NULL || strcmp(j->root, ROOT_DOMAIN) == 0;
 		if (user && want_user)
 			write_quota(&b, ROOT_USER, j->q.used, j->q.limit);
 		if (dom && want_dom)
 			write_quota(&b, ROOT_DOMAIN, j->q.domain_used,
 				    j->q.domain_limit);
 		session_write(cmd->s, b.data, b.len);
-		if (j->root != NULL && !((user && want_user) || (dom && want_dom)))
+		if (j->root != NULL &&
+		    !((user && want_user) || (dom && want_dom)))
 			cmd_no(cmd, "NONEXISTENT", "No such quota root");
 		else
 			cmd_ok(cmd, NULL, "GETQUOTA completed");
@@ -561,11 +577,11 @@ static void run_quota(struct command *cmd, bool root)
 		return;
 	struct mc_pool *pool = mc_pool_create("imap-quota", 1024);
 	struct quota_job *j = mc_palloc(pool, sizeof(*j));
-	*j = (struct quota_job){.owner = cmd->s->owner, .pool = pool,
-				.root = root ? mc_pstrdup(pool, arg) : NULL,
-				.mailbox = mailbox != NULL
-						   ? mc_pstrdup(pool, mailbox)
-						   : NULL};
+	*j = (struct quota_job){
+		.owner = cmd->s->owner,
+		.pool = pool,
+		.root = root ? mc_pstrdup(pool, arg) : NULL,
+		.mailbox = mailbox != NULL ? mc_pstrdup(pool, mailbox) : NULL};
 	if (!cmd_job(cmd, quota_work, quota_done, j))
 		mc_pool_destroy(&pool);
 }

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mailcore/mc-imap-write.h"
 #include "imapd.h"
+#include "mailcore/mc-imap-write.h"
 
 #define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 
@@ -167,8 +167,10 @@ static bool select_params(struct command *cmd, struct select_job *j)
 			   i + 1 < l->list_count &&
 			   l->list[i + 1].type == MC_IMAP_ARG_LIST &&
 			   l->list[i + 1].list_count >= 2 &&
-			   mc_imap_arg_number(&l->list[i + 1].list[0], false, &v) &&
-			   mc_imap_arg_number(&l->list[i + 1].list[1], true, &m)) {
+			   mc_imap_arg_number(&l->list[i + 1].list[0], false,
+					      &v) &&
+			   mc_imap_arg_number(&l->list[i + 1].list[1], true,
+					      &m)) {
 			j->qresync = j->condstore = true;
 			j->qr_uidvalidity = (uint32_t)v;
 			j->qr_modseq = m;
@@ -193,7 +195,8 @@ static void run_select(struct command *cmd, bool readonly)
 		return;
 	struct mc_pool *pool = mc_pool_create("imap-select", 4096);
 	struct select_job *j = mc_palloc(pool, sizeof(*j));
-	*j = (struct select_job){.pool = pool, .owner = s->owner,
+	*j = (struct select_job){.pool = pool,
+				 .owner = s->owner,
 				 .name = mc_pstrdup(pool, name),
 				 .readonly = readonly};
 	if (!select_params(cmd, j)) {
@@ -259,8 +262,8 @@ static void report_own_expunges(struct command *cmd, struct expunge_job *j)
 	mc_buf_init(&b, cmd->pool, 0);
 	if (cmd->s->qresync && j->count > 0) {
 		struct mc_imap_seqset set;
-		mc_imap_seqset_from_sorted(cmd->pool, d.expunged, d.expunged_count,
-					   &set);
+		mc_imap_seqset_from_sorted(cmd->pool, d.expunged,
+					   d.expunged_count, &set);
 		mc_buf_append_str(&b, "* VANISHED ");
 		mc_imap_seqset_write(&set, &b);
 		mc_buf_append_str(&b, "\r\n");
@@ -302,13 +305,16 @@ static void start_expunge(struct command *cmd, struct mc_imap_seqset *uids,
 	struct selected *sel = cmd->s->sel;
 	struct mc_pool *pool = mc_pool_create("imap-expunge", 2048);
 	struct expunge_job *j = mc_palloc(pool, sizeof(*j));
-	*j = (struct expunge_job){.pool = pool, .owner = cmd->s->owner,
-				  .mailbox_id = sel->id, .close = close};
+	*j = (struct expunge_job){.pool = pool,
+				  .owner = cmd->s->owner,
+				  .mailbox_id = sel->id,
+				  .close = close};
 	if (uids != NULL) {
 		j->uids = mc_palloc(pool, sizeof(*j->uids));
 		*j->uids = *uids;
-		j->uids->ranges = mc_pmemdup(pool, uids->ranges,
-					     uids->count * sizeof(*uids->ranges));
+		j->uids->ranges =
+			mc_pmemdup(pool, uids->ranges,
+				   uids->count * sizeof(*uids->ranges));
 	}
 	if (!cmd_job(cmd, expunge_work, expunge_done, j))
 		mc_pool_destroy(&pool);

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "mailcore/mc-imap-write.h"
 #include "imapd.h"
+#include "mailcore/mc-imap-write.h"
 
 void command_discard(struct command *cmd)
 {
@@ -116,8 +116,7 @@ static void cmd_job_done(struct mc_job_owner *owner, void *ctx)
 	free(j);
 }
 
-bool cmd_job(struct command *cmd, mc_job_fn *work, cmd_done_fn *done,
-	     void *ctx)
+bool cmd_job(struct command *cmd, mc_job_fn *work, cmd_done_fn *done, void *ctx)
 {
 	struct cmd_job *j = mc_malloc(sizeof(*j));
 	*j = (struct cmd_job){cmd, work, done, ctx};
@@ -128,8 +127,7 @@ bool cmd_job(struct command *cmd, mc_job_fn *work, cmd_done_fn *done,
 	return false;
 }
 
-void cmd_write_astring(struct command *cmd, struct mc_buf *out,
-		       const char *s)
+void cmd_write_astring(struct command *cmd, struct mc_buf *out, const char *s)
 {
 	mc_imap_write_atom_or_string(out, s, cmd->s->utf8);
 }
@@ -218,9 +216,8 @@ bool cmd_uid_set(struct command *cmd, const struct mc_imap_arg *a,
 		return true;
 	}
 	if (cmd->uid) {
-		mc_imap_seqset_resolve(uids_r, sel->count > 0
-						       ? sel->uids[sel->count - 1]
-						       : 0);
+		mc_imap_seqset_resolve(
+			uids_r, sel->count > 0 ? sel->uids[sel->count - 1] : 0);
 		return true;
 	}
 	mc_imap_seqset_resolve(uids_r, (uint32_t)sel->count);
@@ -273,16 +270,15 @@ static struct command *command_new(struct session *s,
 
 /* Copies the argument tree into the command's pool (the parser's goes
  * with the next event). */
-static const struct mc_imap_arg *copy_args(struct mc_pool *pool,
-					   const struct mc_imap_arg *args,
-					   size_t n)
+static const struct mc_imap_arg *
+copy_args(struct mc_pool *pool, const struct mc_imap_arg *args, size_t n)
 {
 	struct mc_imap_arg *out = mc_palloc_array(pool, n + 1, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
 		out[i] = args[i];
 		if (args[i].str != NULL)
-			out[i].str = mc_pmemdup(pool, args[i].str,
-						args[i].len + 1);
+			out[i].str =
+				mc_pmemdup(pool, args[i].str, args[i].len + 1);
 		if (args[i].type == MC_IMAP_ARG_LIST)
 			out[i].list = copy_args(pool, args[i].list,
 						args[i].list_count);

@@ -17,6 +17,7 @@
 #include "mailcore/mc-imap-parser.h"
 #include "mailcore/mc-imap-seqset.h"
 #include "mailcore/mc-log.h"
+#include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-mailbox.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-server.h"
@@ -40,6 +41,7 @@ struct imapd {
 	struct mc_cidr plain_auth_nets[MC_ADDR_NETS_MAX];
 	size_t plain_auth_nets_count;
 	bool proxy, proxy_tls; /* proxy mode ([imapd] proxy) */
+	struct mc_login_throttle throttle;
 };
 
 enum imap_state {
@@ -107,8 +109,7 @@ struct command {
 	bool receiving, busy;
 	void (*literal_begin)(struct command *cmd,
 			      const struct mc_imap_event *ev);
-	void (*literal_data)(struct command *cmd, const void *data,
-			     size_t len);
+	void (*literal_data)(struct command *cmd, const void *data, size_t len);
 	void (*literal_end)(struct command *cmd);
 	void (*line)(struct command *cmd, const char *line, size_t len);
 	/* the COMMAND event that ends a streamed APPEND */
@@ -181,8 +182,7 @@ void command_start(struct session *s, const struct mc_imap_event *ev);
 /* Appends the capability list for the session's state. */
 void capabilities(const struct session *s, struct mc_buf *out);
 /* Writes the string forms with the session's UTF-8 setting. */
-void cmd_write_astring(struct command *cmd, struct mc_buf *out,
-		       const char *s);
+void cmd_write_astring(struct command *cmd, struct mc_buf *out, const char *s);
 /* A mailbox name argument decoded to UTF-8 (modified UTF-7 unless the
  * session is UTF-8), from the command's pool; NULL with a BAD sent. */
 const char *cmd_mailbox_arg(struct command *cmd, const struct mc_imap_arg *a);

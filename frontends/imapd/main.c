@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "imapd.h"
 #include "mailcore/mc-config.h"
 #include "mailcore/mc-conn.h"
-#include "imapd.h"
 
 /* How long a stopping daemon lets commands in flight finish. */
 #define STOP_GRACE_MS 1000
@@ -33,8 +33,8 @@ static void load_settings(struct imapd *d, const struct mc_config *cfg)
 		(unsigned)mc_config_duration_ms(cfg, "imapd", "idle_timeout");
 	d->login_timeout_ms =
 		(unsigned)mc_config_duration_ms(cfg, "imapd", "login_timeout");
-	d->max_sessions_per_user = (unsigned)mc_config_int(
-		cfg, "imapd", "max_sessions_per_user");
+	d->max_sessions_per_user =
+		(unsigned)mc_config_int(cfg, "imapd", "max_sessions_per_user");
 	d->append_limit = mc_config_size(cfg, "imapd", "max_append");
 	d->parser = (struct mc_imap_parser_settings){
 		.max_line = (size_t)mc_config_size(cfg, "imapd", "max_line"),
@@ -44,6 +44,7 @@ static void load_settings(struct imapd *d, const struct mc_config *cfg)
 		mc_config_str(cfg, "imapd", "plaintext_auth_networks"),
 		d->plain_auth_nets, MC_ADDR_NETS_MAX, NULL);
 	d->plain_auth_nets_count = n > 0 ? (size_t)n : 0;
+	mc_login_throttle_from_config(cfg, &d->throttle);
 }
 
 /* mc_loop_stop_fn: the notice thread goes first, then every session

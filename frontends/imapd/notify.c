@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mailcore/mc-redis.h"
 #include "imapd.h"
+#include "mailcore/mc-redis.h"
 
-#define BUCKETS	     1024
-#define MAX_LOOPS    1024
-#define RETRY_MS     1000
+#define BUCKETS	  1024
+#define MAX_LOOPS 1024
+#define RETRY_MS  1000
 
 /* A notice on its way to one loop. */
 struct notice {
@@ -59,8 +59,8 @@ static unsigned count_add(int64_t tenant_id, int64_t user_id, int delta)
 	unsigned b = bucket(tenant_id, user_id), n = 0;
 	pthread_mutex_lock(&count_lock);
 	struct user_count **pp = &counts[b];
-	while (*pp != NULL && ((*pp)->tenant_id != tenant_id ||
-			       (*pp)->user_id != user_id))
+	while (*pp != NULL &&
+	       ((*pp)->tenant_id != tenant_id || (*pp)->user_id != user_id))
 		pp = &(*pp)->next;
 	if (*pp == NULL && delta > 0) {
 		*pp = mc_calloc(1, sizeof(**pp));
@@ -151,8 +151,7 @@ static void broadcast(const struct notice *n)
 }
 
 /* Parses "mc:mbox:T:U" and "verb MAILBOX ..."; false if malformed. */
-static bool parse_notice(const char *channel, const char *msg,
-			 struct notice *n)
+static bool parse_notice(const char *channel, const char *msg, struct notice *n)
 {
 	long long t, u, m;
 	char verb[16];
@@ -170,8 +169,7 @@ static bool subscribe(bool *warned)
 {
 	struct mc_error err = {0};
 	pthread_mutex_lock(&sub_lock);
-	int r = stopping ? -1
-			 : mc_redis_psubscribe(sub, "mc:mbox:*", &err);
+	int r = stopping ? -1 : mc_redis_psubscribe(sub, "mc:mbox:*", &err);
 	pthread_mutex_unlock(&sub_lock);
 	if (r < 0 && !stopping && !*warned) {
 		mc_log_warning("notices: %s; IDLE waits for NOOP until Redis "

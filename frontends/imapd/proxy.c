@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imapd.h"
 #include "mailcore/mc-config.h"
 #include "mailcore/mc-conn.h"
 #include "mailcore/mc-imap-write.h"
-#include "imapd.h"
 
 #define PROXY_TIMEOUT_S 15
 #define RELAY_PIECE	(64 * 1024)
@@ -113,7 +113,8 @@ static void send_id(struct proxy *p)
 {
 	char line[256];
 	snprintf(line, sizeof(line),
-		 "P1 ID (\"x-originating-ip\" \"%s\" \"x-session-id\" \"%s\")\r\n",
+		 "P1 ID (\"x-originating-ip\" \"%s\" \"x-session-id\" "
+		 "\"%s\")\r\n",
 		 p->s->ip, p->s->id);
 	bufferevent_write(p->bev, line, strlen(line));
 	p->state = PX_ID;
@@ -216,7 +217,7 @@ static void backend_event(struct bufferevent *bev, short what, void *ctx)
 		return;
 	if (p->state != PX_RELAY) {
 		proxy_fail(p, what & BEV_EVENT_TIMEOUT ? "timeout"
-							: "connection failed");
+						       : "connection failed");
 		return;
 	}
 	struct session *s = p->s;
@@ -248,7 +249,8 @@ void proxy_start(struct command *cmd, const char *backend, const char *user,
 	char host[MC_ADDR_STR_MAX];
 	if (mc_addr_parse(backend, &addr, NULL) < 0) {
 		cmd_no(cmd, "UNAVAILABLE", "Mailbox server misconfigured");
-		mc_logc(&s->log, MC_LOG_ERROR, "bad imap backend \"%s\"", backend);
+		mc_logc(&s->log, MC_LOG_ERROR, "bad imap backend \"%s\"",
+			backend);
 		return;
 	}
 	struct proxy *p = mc_calloc(1, sizeof(*p));
@@ -266,7 +268,8 @@ void proxy_start(struct command *cmd, const char *backend, const char *user,
 		proxy_fail(p, "cannot create the connection");
 		return;
 	}
-	bufferevent_setcb(p->bev, backend_read, backend_written, backend_event, p);
+	bufferevent_setcb(p->bev, backend_read, backend_written, backend_event,
+			  p);
 	bufferevent_set_timeouts(p->bev, &tv, &tv);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(p->bev, (struct sockaddr *)&addr.ss,

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "mailcore/mc-conn.h"
 #include "imapd.h"
+#include "mailcore/mc-conn.h"
 
-#define FEED_PIECE	(16 * 1024)
-#define PARSER_BACKLOG	(256 * 1024)
-#define MAX_BAD		20
+#define FEED_PIECE     (16 * 1024)
+#define PARSER_BACKLOG (256 * 1024)
+#define MAX_BAD	       20
 
 void session_write(struct session *s, const void *data, size_t len)
 {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mailcore/mc-imap-write.h"
 #include "imapd.h"
+#include "mailcore/mc-imap-write.h"
 
 struct sync_job {
 	struct mc_pool *pool;
@@ -43,7 +43,8 @@ static void sync_work(struct mc_worker *worker, void *ctx)
 }
 
 /* Removes the expunged UIDs the client knows, reporting each. */
-static void report_expunges(struct command *cmd, const struct mc_mailbox_delta *d)
+static void report_expunges(struct command *cmd,
+			    const struct mc_mailbox_delta *d)
 {
 	struct selected *sel = cmd->s->sel;
 	struct mc_buf b;
@@ -107,8 +108,9 @@ static void report_flags(struct command *cmd, const struct mc_mailbox_delta *d,
 	mc_buf_init(&b, cmd->pool, 0);
 	for (size_t i = 0; i < d->changes_count; i++) {
 		const struct mc_mailbox_change *ch = &d->changes[i];
-		uint32_t seq = ch->uid < known_uidnext ? selected_seq(sel, ch->uid)
-						       : 0;
+		uint32_t seq = ch->uid < known_uidnext
+				       ? selected_seq(sel, ch->uid)
+				       : 0;
 		if (seq == 0)
 			continue;
 		mc_buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, ch->uid);
@@ -134,7 +136,8 @@ static void sync_done(struct command *cmd, void *ctx)
 	struct selected *sel = cmd->s->sel;
 	if (j->r == 0 && sel != NULL && sel->id == j->mailbox_id) {
 		uint32_t known_uidnext = sel->uidnext;
-		bool deferred = !j->allow_expunge && j->delta.expunged_count > 0;
+		bool deferred =
+			!j->allow_expunge && j->delta.expunged_count > 0;
 		if (!deferred)
 			report_expunges(cmd, &j->delta);
 		report_new(cmd, &j->delta);

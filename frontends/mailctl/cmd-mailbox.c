@@ -17,6 +17,7 @@ static const struct option set_opts[] = {
 	{"forward", required_argument, NULL, 'f'},
 	{"keep-copy", required_argument, NULL, 'k'},
 	{"imap-backend", required_argument, NULL, 'b'},
+	{"protocols", required_argument, NULL, 'p'},
 	{0}};
 
 /* Applies one option of user set to ch; 0 or EXIT_USAGE. */
@@ -43,6 +44,9 @@ static int set_option(struct mailctl *ctl, int opt, const char *arg,
 					    &ch->keep_copy);
 	case 'b':
 		ch->imap_backend = strcmp(arg, "none") == 0 ? "" : arg;
+		return 0;
+	case 'p':
+		ch->protocols = strcmp(arg, "none") == 0 ? "" : arg;
 		return 0;
 	default:
 		return mailctl_usage(cmd, "unknown option or missing value");
@@ -84,6 +88,9 @@ static void print_user(const struct mc_user_details *u, void *ctx)
 	       u->forward != NULL ? u->forward : "-",
 	       u->keep_copy ? "yes" : "no",
 	       u->send_as != NULL ? u->send_as : "-", u->created_at);
+	printf("protocols: %s\nimap_backend: %s\n",
+	       u->protocols[0] != '\0' ? u->protocols : "none",
+	       u->imap_backend != NULL ? u->imap_backend : "-");
 }
 
 /* user show ADDRESS */
@@ -141,7 +148,8 @@ const struct mailctl_cmd mailctl_mailbox_cmds[] = {
 	[USER_SET] = {"user", "set",
 		      "ADDRESS [--status active|frozen] [--quota SIZE] "
 		      "[--display-name NAME] [--forward ADDR[,ADDR...]|none] "
-		      "[--keep-copy yes|no] [--imap-backend IP:PORT|none]",
+		      "[--keep-copy yes|no] [--imap-backend IP:PORT|none] "
+		      "[--protocols imap,pop3,smtp,webmail|none]",
 		      user_set},
 	[USER_SHOW] = {"user", "show", "ADDRESS", user_show},
 	[SENDAS_ADD] = {"sendas", "add", "USER ADDRESS|@DOMAIN", sendas_add},

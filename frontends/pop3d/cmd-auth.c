@@ -9,7 +9,9 @@
 
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-imap-seqset.h"
+#include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-password.h"
+#include "mailcore/mc-redis.h"
 #include "pop3d.h"
 
 #define FAIL_DELAY_MS 1000
@@ -17,7 +19,7 @@
 struct auth_job {
 	struct pop3d *d;
 	struct mc_pool *pool; /* secure: holds the password */
-	const char *user, *authzid, *password;
+	const char *user, *authzid, *password, *ip;
 	/* results */
 	enum mc_pop3_code code; /* NONE: logged in */
 	struct mc_directory_login login;
@@ -37,13 +39,17 @@ static enum mc_pop3_code check_login(struct mc_pg *pg, struct auth_job *j)
 		return MC_POP3_CODE_AUTH; /* no proxy authorization */
 	int found =
 		mc_directory_login(pg, j->pool, j->user, &j->login, &j->err);
-	if (found <= 0)
-		return found < 0 && mc_error_is_temporary(&j->err)
-			       ? MC_POP3_CODE_SYS_TEMP
-			       : MC_POP3_CODE_AUTH;
+	if (found < 0) /* an error is never a wrong password */
+		return MC_POP3_CODE_SYS_TEMP;
 	struct mc_error err = {0};
-	if (mc_password_verify(j->password, j->login.password_hash, &err) != 1)
+	if (found == 0 ||
+	    mc_password_verify(j->password, j->login.password_hash, &err) != 1)
 		return MC_POP3_CODE_AUTH;
+	if ((j->login.protocols & MC_DIR_PROTO_POP3) == 0) {
+		mc_error_set(&j->err, MC_ERR_PERMANENT,
+			     "POP3 access is disabled for this account");
+		return MC_POP3_CODE_SYS_PERM;
+	}
 	j->owner = (struct mc_mailbox_owner){
 		j->login.tenant_id, j->login.user_id, j->login.domain_id};
 	return MC_POP3_CODE_NONE;
@@ -80,9 +86,22 @@ static void auth_work(struct mc_worker *worker, void *ctx)
 {
 	struct auth_job *j = ctx;
 	struct mc_pg *pg = mc_service_worker_pg(worker);
+	struct mc_redis *redis = mc_service_worker_redis(worker);
+	struct mc_error err = {0};
+	if (mc_login_throttle_check(redis, &j->d->throttle, j->ip, j->user,
+				    &err) == 0) {
+		mc_error_set(&j->err, MC_ERR_TEMPORARY,
+			     "too many failed logins");
+		j->code = MC_POP3_CODE_SYS_TEMP;
+		return;
+	}
 	j->code = check_login(pg, j);
+	if (j->code == MC_POP3_CODE_AUTH)
+		mc_login_throttle_failed(redis, &j->d->throttle, j->ip,
+					 j->user);
 	if (j->code != MC_POP3_CODE_NONE)
 		return;
+	mc_login_throttle_succeeded(redis, &j->d->throttle, j->user);
 	j->lock = mc_calloc(1, sizeof(*j->lock));
 	int locked = lock_take(mc_service_worker_redis(worker), &j->owner,
 			       j->lock, &j->err);
@@ -189,6 +208,7 @@ void cmd_auth(void *ctx, struct mc_pop3_server *pop3,
 	j->user = mc_pstrdup(pool, auth->user);
 	j->authzid = mc_pstrdup(pool, auth->authzid);
 	j->password = mc_pstrndup(pool, auth->password, auth->password_len);
+	j->ip = mc_pstrdup(pool, s->ip);
 	if (!session_job(s, auth_work, auth_done, j)) {
 		mc_pool_destroy(&pool);
 		mc_pop3_server_login_fail(pop3, MC_POP3_CODE_SYS_TEMP);

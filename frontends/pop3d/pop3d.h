@@ -15,6 +15,7 @@
 #include "mailcore/mc-conn.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-log.h"
+#include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-mailbox.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-pop3-server.h"
@@ -29,6 +30,7 @@ struct pop3d {
 	const char *hostname;
 	struct mc_cidr plain_auth_nets[MC_ADDR_NETS_MAX];
 	size_t plain_auth_nets_count;
+	struct mc_login_throttle throttle;
 };
 
 /* One message of the maildrop. */

@@ -6,39 +6,62 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-password.h"
+#include "mailcore/mc-redis.h"
 #include "smtpd.h"
 
 #define FAIL_DELAY_MS 1000
 
+enum auth_verdict {
+	AUTH_BAD = 0, /* wrong login or password: 535 after a pause */
+	AUTH_OK,
+	AUTH_TEMPFAIL, /* lookup failed (never a wrong password): 454 */
+	AUTH_BLOCKED,  /* too many recent failures: 454 */
+	AUTH_NO_SMTP,  /* the account may not send: 535 5.7.8 at once */
+};
+
 struct auth_job {
 	struct mc_pool *pool; /* secure: holds the password */
-	const char *authcid, *authzid, *password;
+	const char *authcid, *authzid, *password, *ip;
+	const struct mc_login_throttle *throttle;
 	/* results */
-	int verdict; /* 1 ok, 0 bad credentials, -1 temporary */
+	enum auth_verdict verdict;
 	struct mc_directory_login login;
 	struct mc_error err;
 };
 
-/* Worker: look the login up and verify the password. */
+/* Looks the login up and verifies the password. */
+static enum auth_verdict check_password(struct mc_pg *pg, struct auth_job *j)
+{
+	if (j->authzid[0] != '\0' && strcasecmp(j->authzid, j->authcid) != 0)
+		return AUTH_BAD; /* no proxy authorization */
+	int found =
+		mc_directory_login(pg, j->pool, j->authcid, &j->login, &j->err);
+	if (found <= 0)
+		return found < 0 ? AUTH_TEMPFAIL : AUTH_BAD;
+	struct mc_error err = {0};
+	if (mc_password_verify(j->password, j->login.password_hash, &err) != 1)
+		return AUTH_BAD;
+	return j->login.protocols & MC_DIR_PROTO_SMTP ? AUTH_OK : AUTH_NO_SMTP;
+}
+
+/* Worker: the throttle, then the password; failures are counted. */
 static void auth_work(struct mc_worker *worker, void *ctx)
 {
 	struct auth_job *j = ctx;
-	struct mc_pg *pg = mc_service_worker_pg(worker);
-	if (j->authzid[0] != '\0' && strcasecmp(j->authzid, j->authcid) != 0) {
-		j->verdict = 0; /* no proxy authorization */
-		return;
-	}
-	int found =
-		mc_directory_login(pg, j->pool, j->authcid, &j->login, &j->err);
-	if (found <= 0) {
-		j->verdict =
-			found < 0 && mc_error_is_temporary(&j->err) ? -1 : 0;
-		return;
-	}
+	struct mc_redis *redis = mc_service_worker_redis(worker);
 	struct mc_error err = {0};
-	j->verdict = mc_password_verify(j->password, j->login.password_hash,
-					&err) == 1;
+	if (mc_login_throttle_check(redis, j->throttle, j->ip, j->authcid,
+				    &err) == 0) {
+		j->verdict = AUTH_BLOCKED;
+		return;
+	}
+	j->verdict = check_password(mc_service_worker_pg(worker), j);
+	if (j->verdict == AUTH_BAD)
+		mc_login_throttle_failed(redis, j->throttle, j->ip, j->authcid);
+	else if (j->verdict == AUTH_OK)
+		mc_login_throttle_succeeded(redis, j->throttle, j->authcid);
 }
 
 /* Loop: the delayed 535 after a failed attempt. */
@@ -59,7 +82,7 @@ static void auth_fail_later(evutil_socket_t fd, short what, void *ctx)
 static void auth_done(struct session *s, void *ctx)
 {
 	struct auth_job *j = ctx;
-	if (s != NULL && j->verdict > 0) {
+	if (s != NULL && j->verdict == AUTH_OK) {
 		s->user.ok = true;
 		s->user.tenant_id = j->login.tenant_id;
 		s->user.user_id = j->login.user_id;
@@ -69,11 +92,22 @@ static void auth_done(struct session *s, void *ctx)
 		mc_logc(&s->log, MC_LOG_INFO, "authenticated");
 		mc_smtp_server_accept(s->smtp);
 		session_pump(s);
-	} else if (s != NULL && j->verdict < 0) {
-		mc_logc(&s->log, MC_LOG_WARNING, "auth lookup failed: %s",
-			j->err.msg);
-		mc_smtp_server_reply(s->smtp, 454, "4.7.0",
-				     "Temporary authentication failure");
+	} else if (s != NULL && j->verdict != AUTH_BAD) {
+		mc_logc(&s->log, MC_LOG_WARNING, "auth of %s: %s", j->authcid,
+			j->verdict == AUTH_BLOCKED
+				? "blocked, too many failures"
+			: j->verdict == AUTH_NO_SMTP ? "SMTP disabled for it"
+						     : j->err.msg);
+		if (j->verdict == AUTH_NO_SMTP)
+			mc_smtp_server_reply(
+				s->smtp, 535, "5.7.8",
+				"SMTP is disabled for this account");
+		else
+			mc_smtp_server_reply(
+				s->smtp, 454, "4.7.0",
+				j->verdict == AUTH_BLOCKED
+					? "Too many failed logins, try later"
+					: "Temporary authentication failure");
 		session_pump(s);
 	} else if (s != NULL) {
 		mc_logc(&s->log, MC_LOG_NOTICE, "authentication failed for %s",
@@ -97,6 +131,8 @@ void cmd_auth(void *ctx, struct mc_smtp_server *smtp,
 	j->authcid = mc_pstrdup(pool, auth->authcid);
 	j->authzid = mc_pstrdup(pool, auth->authzid);
 	j->password = mc_pstrndup(pool, auth->password, auth->password_len);
+	j->ip = mc_pstrdup(pool, s->ip);
+	j->throttle = &s->d->throttle;
 	if (!job_submit(s, auth_work, auth_done, j)) {
 		mc_pool_destroy(&pool);
 		mc_smtp_server_reply(smtp, 454, "4.7.0",

@@ -15,6 +15,7 @@
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-log.h"
+#include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-message.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-server.h"
@@ -40,6 +41,7 @@ struct smtpd {
 	struct mc_cidr plain_auth_nets[MC_ADDR_NETS_MAX];
 	size_t plain_auth_nets_count;
 	struct mc_directory_settings dir;
+	struct mc_login_throttle throttle;
 	struct mc_message_settings msg;
 };
 

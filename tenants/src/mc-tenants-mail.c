@@ -38,7 +38,6 @@ static void tenant_name(const char *tenant, char *out)
 	mc_str_lower(out);
 }
 
-
 /* 0 when the named object exists, else -1 (MC_ERR_NOTFOUND "what name
  * does not exist"). */
 static int require(struct mc_pg *pg, const char *sql, const char *what,
@@ -67,7 +66,6 @@ static int require_tenant(struct mc_pg *pg, const char *tenant,
 	return require(pg, "SELECT 1 FROM tenants WHERE name = $1", "tenant",
 		       tenant, err);
 }
-
 
 /* A column as a string, NULL for SQL NULL or "". */
 static const char *value_or_null(const PGresult *res, int row, int col)
@@ -168,10 +166,11 @@ int mc_domain_alias_add(struct mc_pg *pg, const char *alias, const char *domain,
 	}
 	if (n > 0)
 		return 0;
-	int r = tenants_query_value(pg,
-			    "SELECT t.name FROM domains d JOIN domains t "
-			    "ON t.id = d.alias_for WHERE d.name = $1",
-			    1, params + 1, target, sizeof(target), err);
+	int r = tenants_query_value(
+		pg,
+		"SELECT t.name FROM domains d JOIN domains t "
+		"ON t.id = d.alias_for WHERE d.name = $1",
+		1, params + 1, target, sizeof(target), err);
 	if (r > 0)
 		mc_error_set(err, MC_ERR_INVALID, "%s is itself an alias of %s",
 			     d, target);
@@ -351,6 +350,28 @@ void mc_user_changes_init(struct mc_user_changes *ch)
 	};
 }
 
+/* Refuses a protocol list with anything but imap, pop3, smtp, webmail. */
+static int check_protocols(const char *list, struct mc_error *err)
+{
+	static const char *const names[] = {"imap", "pop3", "smtp", "webmail",
+					    NULL};
+	char buf[64];
+	if (list == NULL)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *save = NULL, *p = strtok_r(buf, ",", &save); p != NULL;
+	     p = strtok_r(NULL, ",", &save)) {
+		if (!one_of(p, names)) {
+			mc_error_set(err, MC_ERR_INVALID,
+				     "bad protocol \"%s\": use imap, pop3, "
+				     "smtp, webmail or none",
+				     p);
+			return -1;
+		}
+	}
+	return strlen(list) < sizeof(buf) ? 0 : -1;
+}
+
 /* Checks status and display name of a user change. */
 static int check_user_fields(const struct mc_user_changes *ch,
 			     struct mc_error *err)
@@ -375,12 +396,12 @@ static int check_user_fields(const struct mc_user_changes *ch,
 	if (!bad && ch->imap_backend != NULL && ch->imap_backend[0] != '\0' &&
 	    mc_addr_parse(ch->imap_backend, &sa, err) < 0)
 		bad = true;
-	return bad ? -1 : 0;
+	return bad || check_protocols(ch->protocols, err) < 0 ? -1 : 0;
 }
 
 /* Runs the user UPDATE with the checked parameters (NULL = keep). */
 static int user_update(struct mc_pg *pg, const struct address *a,
-		       const char *const params[9], struct mc_error *err)
+		       const char *const params[10], struct mc_error *err)
 {
 	long n = mc_pg_exec(
 		pg,
@@ -391,10 +412,14 @@ static int user_update(struct mc_pg *pg, const struct address *a,
 		"ELSE u.forward_to END, "
 		"forward_keep_copy = COALESCE($8::boolean, "
 		"u.forward_keep_copy), imap_backend = CASE WHEN $9::text IS "
-		"NULL THEN u.imap_backend ELSE nullif($9, '') END FROM domains d "
+		"NULL THEN u.imap_backend ELSE nullif($9, '') END, protocols = "
+		"CASE WHEN $10::text IS NULL THEN u.protocols ELSE "
+		"coalesce(string_to_array(nullif($10, ''), ','), '{}') END "
+		"FROM "
+		"domains d "
 		"WHERE d.tenant_id = u.tenant_id AND d.id = u.domain_id "
 		"AND u.local_part = $1 AND d.name = $2",
-		9, params, err);
+		10, params, err);
 	if (n == 0)
 		mc_error_set(err, MC_ERR_NOTFOUND, "user %s does not exist",
 			     a->full);
@@ -406,7 +431,7 @@ int mc_user_set(struct mc_pg *pg, const char *address,
 {
 	struct address a;
 	char q[24];
-	const char *params[9] = {a.local, a.domain, ch->status};
+	const char *params[10] = {a.local, a.domain, ch->status};
 	if (tenants_parse_own(address, &a, err) < 0 ||
 	    check_user_fields(ch, err) < 0 ||
 	    size_param("quota", ch->quota, q, sizeof(q), &params[3], err) < 0)
@@ -423,6 +448,7 @@ int mc_user_set(struct mc_pg *pg, const char *address,
 	params[6] = ch->set_forward ? mc_buf_cstr(&forward) : NULL;
 	params[7] = bool_param(ch->keep_copy);
 	params[8] = ch->imap_backend;
+	params[9] = ch->protocols;
 	if (r == 0)
 		r = user_update(pg, &a, params, err);
 	mc_buf_free(&forward);
@@ -444,7 +470,8 @@ int mc_user_get(struct mc_pg *pg, const char *address,
 		"u.forward_keep_copy, (SELECT string_agg(s.address, ',' "
 		"ORDER BY s.address) FROM send_as s WHERE s.tenant_id = "
 		"u.tenant_id AND s.user_id = u.id), to_char(u.created_at AT "
-		"TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+		"TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+		"array_to_string(u.protocols, ','), u.imap_backend "
 		"FROM users u JOIN domains d ON d.tenant_id = u.tenant_id "
 		"AND d.id = u.domain_id WHERE u.local_part = $1 "
 		"AND d.name = $2",
@@ -463,6 +490,8 @@ int mc_user_get(struct mc_pg *pg, const char *address,
 			.keep_copy = *PQgetvalue(res, 0, 5) == 't',
 			.send_as = value_or_null(res, 0, 6),
 			.created_at = PQgetvalue(res, 0, 7),
+			.protocols = PQgetvalue(res, 0, 8),
+			.imap_backend = value_or_null(res, 0, 9),
 		};
 		cb(&u, ctx);
 	} else {

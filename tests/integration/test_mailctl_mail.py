@@ -11,7 +11,7 @@ DOMAIN_KEYS = ["name", "tenant", "status", "expires", "alias_for", "quota", "use
                "default_user_quota", "max_message_size", "quota_permanent",
                "catchall", "users"]
 USER_KEYS = ["address", "display_name", "status", "quota", "used", "forward",
-             "keep_copy", "send_as", "created"]
+             "keep_copy", "send_as", "created", "protocols", "imap_backend"]
 
 
 def ok(r):
@@ -192,7 +192,8 @@ def test_user_set_and_show(mailctl, stack, uniq):
     u = show(mailctl, "user", addr.upper(), USER_KEYS)
     assert {k: u[k] for k in USER_KEYS if k != "created"} == {
         "address": addr, "display_name": "", "status": "active", "quota": "0",
-        "used": "0", "forward": "-", "keep_copy": "yes", "send_as": "-"}
+        "used": "0", "forward": "-", "keep_copy": "yes", "send_as": "-",
+        "protocols": "imap,pop3,smtp,webmail", "imap_backend": "-"}
     assert u["created"].endswith("Z") and "T" in u["created"]
     ok(mailctl("user", "set", addr, "--status", "frozen", "--quota", "2G",
                "--display-name", "Fay Example", "--forward",
@@ -356,3 +357,19 @@ def test_help_lists_the_new_commands(mailctl):
                 "network remove TENANT CIDR", "network list TENANT",
                 "alias remove ADDRESS", "alias list DOMAIN"):
         assert cmd in out, cmd
+
+
+def test_user_protocols_and_imap_backend(mailctl, stack, uniq):
+    dom = new_domain(mailctl, uniq)
+    addr = f"hal@{dom}"
+    ok(mailctl("user", "add", addr, "--password", "x"))
+    ok(mailctl("user", "set", addr, "--protocols", "imap,smtp",
+               "--imap-backend", "127.0.0.1:10993"))
+    u = show(mailctl, "user", addr, USER_KEYS)
+    assert (u["protocols"], u["imap_backend"]) == ("imap,smtp", "127.0.0.1:10993")
+    ok(mailctl("user", "set", addr, "--protocols", "none", "--imap-backend", "none"))
+    u = show(mailctl, "user", addr, USER_KEYS)
+    assert (u["protocols"], u["imap_backend"]) == ("none", "-")
+    for bad in (["--protocols", "imap,ftp"], ["--imap-backend", "host.example:993"]):
+        r = mailctl("user", "set", addr, *bad)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr

@@ -91,7 +91,12 @@ struct mc_directory_login {
 	int64_t tenant_id, user_id, domain_id;
 	const char *address, *password_hash;
 	const char *imap_backend; /* "IP:port" for an IMAP proxy, or NULL */
+	unsigned protocols;	  /* MC_DIR_PROTO_* the user may use */
 };
+#define MC_DIR_PROTO_IMAP    0x1u
+#define MC_DIR_PROTO_POP3    0x2u
+#define MC_DIR_PROTO_SMTP    0x4u
+#define MC_DIR_PROTO_WEBMAIL 0x8u
 int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 		       const char *address, struct mc_directory_login *login_r,
 		       struct mc_error *err);

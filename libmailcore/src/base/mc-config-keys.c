@@ -63,6 +63,18 @@ const struct mc_config_key mc_config_keys[] = {
 	KEYE("auth", "password_scheme", "yescrypt",
 	     "yescrypt|bcrypt|sha512-crypt|argon2id",
 	     "scheme of new password hashes"),
+	KEYR("auth", "max_failures_ip", MC_CFG_INT, "30", 0, 1000000,
+	     "failed logins from one IP within failure_window before it is "
+	     "blocked; 0 = no limit"),
+	KEYR("auth", "max_failures_user", MC_CFG_INT, "10", 0, 1000000,
+	     "failed logins for one account within failure_window before it "
+	     "is blocked; 0 = no limit"),
+	KEYR("auth", "failure_window", MC_CFG_DURATION, "15m", 1 * MS,
+	     86400 * MS, "how long a failed login counts (and a block lasts)"),
+	KEY("auth", "throttle_exempt_networks", MC_CFG_NETS,
+	    "127.0.0.0/8, ::1/128",
+	    "clients never blocked per IP (webmail, proxies); accounts still "
+	    "are"),
 
 	KEY("smtpd", "listen_mx", MC_CFG_ADDRS, "127.0.0.1:25",
 	    "MX listeners (plain, STARTTLS offered)"),

@@ -453,7 +453,10 @@ int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 		pg,
 		"SELECT u.tenant_id, u.id, u.domain_id, u.password_hash, "
 		"u.local_part || '@' || d.name, coalesce(u.imap_backend, "
-		"t.imap_backend) FROM users u "
+		"t.imap_backend), ('imap' = ANY(u.protocols))::int + "
+		"2 * ('pop3' = ANY(u.protocols))::int + 4 * ('smtp' = "
+		"ANY(u.protocols))::int + 8 * ('webmail' = "
+		"ANY(u.protocols))::int FROM users u "
 		"JOIN domains d ON d.tenant_id = u.tenant_id AND d.id = "
 		"u.domain_id JOIN tenants t ON t.id = u.tenant_id "
 		"WHERE d.name = lower(split_part($1, '@', 2)) AND u.local_part "
@@ -477,6 +480,8 @@ int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 						? NULL
 						: mc_pstrdup(pool,
 							     PQgetvalue(res, 0, 5)),
+			.protocols = (unsigned)strtoul(PQgetvalue(res, 0, 6),
+						       NULL, 10),
 		};
 	}
 	PQclear(res);

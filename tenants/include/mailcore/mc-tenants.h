@@ -128,6 +128,9 @@ struct mc_user_changes {
 	/* the IMAP node an IMAP proxy sends the user to: "IP:port", "" for
 	 * none (the tenant's); NULL = keep */
 	const char *imap_backend;
+	/* the protocols the user may use, comma-separated from imap, pop3,
+	 * smtp, webmail ("" for none); NULL = keep */
+	const char *protocols;
 };
 void mc_user_changes_init(struct mc_user_changes *ch);
 int mc_user_set(struct mc_pg *pg, const char *address,
@@ -139,6 +142,8 @@ struct mc_user_details {
 	const char *forward; /* targets joined by ',', NULL = none */
 	bool keep_copy;
 	const char *send_as;	/* grants joined by ',', NULL = none */
+	const char *protocols;	/* joined by ',', "" = none */
+	const char *imap_backend; /* NULL = none (the tenant's) */
 	const char *created_at; /* ISO 8601 UTC */
 };
 /* Calls cb once with the user (strings valid during the call). 0, or -1
