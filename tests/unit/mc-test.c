@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 #include "mailcore/mc-error.h"
+#include "mailcore/mc-imap-parser.h"
 #include "mailcore/mc-migrate.h"
 #include "mailcore/mc-pg.h"
+#include "mailcore/mc-pool.h"
 #include "mailcore/mc-redis.h"
 #include "mailcore/mc-schema.h"
 
@@ -311,4 +313,128 @@ struct mc_redis *mc_test_redis(unsigned db)
 		.db = db,
 	};
 	return mc_redis_create(&set);
+}
+
+/* The IMAP argument tree builder for the tests of the argument grammars. */
+static struct mc_imap_arg *build_items(struct mc_pool *pool, const char **sp,
+				       size_t *count_r);
+
+/* A quoted string at *sp ("..." with \" and \\) into arg. */
+static void build_quoted(struct mc_pool *pool, const char **sp,
+			 struct mc_imap_arg *arg)
+{
+	const char *s = *sp + 1;
+	char *out = mc_palloc(pool, strlen(s) + 1);
+	size_t n = 0;
+
+	for (; *s != '"'; s++) {
+		assert_true(*s != '\0');
+		if (*s == '\\')
+			s++;
+		out[n++] = *s;
+	}
+	arg->type = MC_IMAP_ARG_QUOTED;
+	arg->str = out;
+	arg->len = n;
+	*sp = s + 1;
+}
+
+/* A literal {n}\r\n<n bytes> at *sp into arg. */
+static void build_literal(struct mc_pool *pool, const char **sp,
+			  struct mc_imap_arg *arg)
+{
+	char *end;
+	size_t n = strtoul(*sp + 1, &end, 10);
+
+	assert_memory_equal(end, "}\r\n", 3);
+	arg->type = MC_IMAP_ARG_LITERAL;
+	arg->str = mc_pstrndup(pool, end + 3, n);
+	arg->len = n;
+	*sp = end + 3 + n;
+}
+
+/* Skips a quoted string starting at s; returns its closing quote (or the
+ * terminating NUL). */
+static const char *skip_quoted(const char *s)
+{
+	for (s++; *s != '"' && *s != '\0'; s++) {
+		if (*s == '\\' && s[1] != '\0')
+			s++;
+	}
+	return s;
+}
+
+/* An atom; a "[...]" inside it (spaces, lists and quoted strings included)
+ * stays part of it, as the real parser does for fetch-att syntax. */
+static void build_atom(struct mc_pool *pool, const char **sp,
+		       struct mc_imap_arg *arg)
+{
+	const char *s = *sp;
+	int bracket = 0;
+
+	for (; *s != '\0'; s++) {
+		if (bracket > 0 && *s == '"')
+			s = skip_quoted(s);
+		else if (*s == '[')
+			bracket++;
+		else if (*s == ']' && bracket > 0)
+			bracket--;
+		else if (bracket == 0 && (*s == ' ' || *s == '(' || *s == ')'))
+			break;
+		if (*s == '\0')
+			break;
+	}
+	arg->str = mc_pstrndup(pool, *sp, (size_t)(s - *sp));
+	arg->len = (size_t)(s - *sp);
+	arg->type = strcmp(arg->str, "NIL") == 0 ? MC_IMAP_ARG_NIL
+						 : MC_IMAP_ARG_ATOM;
+	*sp = s;
+}
+
+/* One argument at *sp. */
+static void build_one(struct mc_pool *pool, const char **sp,
+		      struct mc_imap_arg *arg)
+{
+	if (**sp == '(') {
+		(*sp)++;
+		arg->type = MC_IMAP_ARG_LIST;
+		arg->list = build_items(pool, sp, &arg->list_count);
+		assert_int_equal(**sp, ')');
+		(*sp)++;
+		arg->str = "";
+	} else if (**sp == '"') {
+		build_quoted(pool, sp, arg);
+	} else if (**sp == '{') {
+		build_literal(pool, sp, arg);
+	} else {
+		build_atom(pool, sp, arg);
+	}
+}
+
+/* Arguments separated by blanks up to ")" or the end. */
+static struct mc_imap_arg *build_items(struct mc_pool *pool, const char **sp,
+				       size_t *count_r)
+{
+	struct mc_imap_arg *args =
+		mc_palloc_array(pool, strlen(*sp) + 1, sizeof(*args));
+	size_t n = 0;
+
+	for (;;) {
+		while (**sp == ' ')
+			(*sp)++;
+		if (**sp == '\0' || **sp == ')')
+			break;
+		build_one(pool, sp, &args[n++]);
+	}
+	*count_r = n;
+	return args;
+}
+
+struct mc_imap_arg *mc_test_imap_args(struct mc_pool *pool, const char *text,
+				 size_t *count_r)
+{
+	struct mc_imap_arg *args = build_items(pool, &text, count_r);
+
+	assert_int_equal(*text, '\0');
+	return args;
 }

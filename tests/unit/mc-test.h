@@ -65,6 +65,14 @@ void mc_test_pg_drop_schema(struct mc_pg **pg, const char *schema);
  * database db, or NULL when unset. */
 struct mc_redis *mc_test_redis(unsigned db);
 
+struct mc_imap_arg;
+struct mc_pool;
+/* IMAP arguments from text, as the parser would give them but without
+ * it: atoms (a "[...]" section stays in its atom), "quoted", {n}\r\n
+ * literals, (lists), NIL; from pool. Fails the test on bad text. */
+struct mc_imap_arg *mc_test_imap_args(struct mc_pool *pool, const char *text,
+				      size_t *count_r);
+
 /* Runs fn(arg) in a forked child (stderr silenced) and asserts that the
  * child dies of SIGABRT. */
 void mc_test_expect_abort(void (*fn)(const void *arg), const void *arg);

@@ -14,132 +14,11 @@
 #include "mailcore/mc-pool.h"
 
 #include <stdio.h>
+#include "mc-test.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-static struct mc_imap_arg *build_items(struct mc_pool *pool, const char **sp,
-				       size_t *count_r);
-
-/* A quoted string at *sp ("..." with \" and \\) into arg. */
-static void build_quoted(struct mc_pool *pool, const char **sp,
-			 struct mc_imap_arg *arg)
-{
-	const char *s = *sp + 1;
-	char *out = mc_palloc(pool, strlen(s) + 1);
-	size_t n = 0;
-
-	for (; *s != '"'; s++) {
-		assert_true(*s != '\0');
-		if (*s == '\\')
-			s++;
-		out[n++] = *s;
-	}
-	arg->type = MC_IMAP_ARG_QUOTED;
-	arg->str = out;
-	arg->len = n;
-	*sp = s + 1;
-}
-
-/* A literal {n}\r\n<n bytes> at *sp into arg. */
-static void build_literal(struct mc_pool *pool, const char **sp,
-			  struct mc_imap_arg *arg)
-{
-	char *end;
-	size_t n = strtoul(*sp + 1, &end, 10);
-
-	assert_memory_equal(end, "}\r\n", 3);
-	arg->type = MC_IMAP_ARG_LITERAL;
-	arg->str = mc_pstrndup(pool, end + 3, n);
-	arg->len = n;
-	*sp = end + 3 + n;
-}
-
-/* Skips a quoted string starting at s; returns its closing quote (or the
- * terminating NUL). */
-static const char *skip_quoted(const char *s)
-{
-	for (s++; *s != '"' && *s != '\0'; s++) {
-		if (*s == '\\' && s[1] != '\0')
-			s++;
-	}
-	return s;
-}
-
-/* An atom; a "[...]" inside it (spaces, lists and quoted strings included)
- * stays part of it, as the real parser does for fetch-att syntax. */
-static void build_atom(struct mc_pool *pool, const char **sp,
-		       struct mc_imap_arg *arg)
-{
-	const char *s = *sp;
-	int bracket = 0;
-
-	for (; *s != '\0'; s++) {
-		if (bracket > 0 && *s == '"')
-			s = skip_quoted(s);
-		else if (*s == '[')
-			bracket++;
-		else if (*s == ']' && bracket > 0)
-			bracket--;
-		else if (bracket == 0 && (*s == ' ' || *s == '(' || *s == ')'))
-			break;
-		if (*s == '\0')
-			break;
-	}
-	arg->str = mc_pstrndup(pool, *sp, (size_t)(s - *sp));
-	arg->len = (size_t)(s - *sp);
-	arg->type = strcmp(arg->str, "NIL") == 0 ? MC_IMAP_ARG_NIL
-						 : MC_IMAP_ARG_ATOM;
-	*sp = s;
-}
-
-/* One argument at *sp. */
-static void build_one(struct mc_pool *pool, const char **sp,
-		      struct mc_imap_arg *arg)
-{
-	if (**sp == '(') {
-		(*sp)++;
-		arg->type = MC_IMAP_ARG_LIST;
-		arg->list = build_items(pool, sp, &arg->list_count);
-		assert_int_equal(**sp, ')');
-		(*sp)++;
-		arg->str = "";
-	} else if (**sp == '"') {
-		build_quoted(pool, sp, arg);
-	} else if (**sp == '{') {
-		build_literal(pool, sp, arg);
-	} else {
-		build_atom(pool, sp, arg);
-	}
-}
-
-/* Arguments separated by blanks up to ")" or the end. */
-static struct mc_imap_arg *build_items(struct mc_pool *pool, const char **sp,
-				       size_t *count_r)
-{
-	struct mc_imap_arg *args =
-		mc_palloc_array(pool, strlen(*sp) + 1, sizeof(*args));
-	size_t n = 0;
-
-	for (;;) {
-		while (**sp == ' ')
-			(*sp)++;
-		if (**sp == '\0' || **sp == ')')
-			break;
-		build_one(pool, sp, &args[n++]);
-	}
-	*count_r = n;
-	return args;
-}
-
-/* The argument array of a whole command line. */
-static struct mc_imap_arg *build(struct mc_pool *pool, const char *text,
-				 size_t *count_r)
-{
-	struct mc_imap_arg *args = build_items(pool, &text, count_r);
-
-	assert_int_equal(*text, '\0');
-	return args;
-}
 
 struct ok_case {
 	const char *in;
@@ -198,7 +77,7 @@ static void test_ok_cases(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++) {
-		struct mc_imap_arg *args = build(pool, ok_cases[i].in, &count);
+		struct mc_imap_arg *args = mc_test_imap_args(pool, ok_cases[i].in, &count);
 		struct mc_imap_search *s = NULL;
 		const char *error = NULL;
 		int ret;
@@ -290,7 +169,7 @@ static void test_bad_cases(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		struct mc_imap_arg *args = build(pool, bad_cases[i].in, &count);
+		struct mc_imap_arg *args = mc_test_imap_args(pool, bad_cases[i].in, &count);
 		struct mc_imap_search *s = NULL;
 		const char *error = NULL;
 		int ret;
@@ -359,7 +238,7 @@ static void test_options(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(opts_cases) / sizeof(opts_cases[0]); i++) {
 		const struct opts_case *c = &opts_cases[i];
-		struct mc_imap_arg *args = build(pool, c->in, &count);
+		struct mc_imap_arg *args = mc_test_imap_args(pool, c->in, &count);
 		struct mc_imap_search *s = NULL;
 		const char *error = NULL;
 
@@ -385,23 +264,23 @@ static void test_criteria_form(void **state)
 	size_t count;
 
 	(void)state;
-	args = build(pool, "UTF-8 SUBJECT x", &count);
+	args = mc_test_imap_args(pool, "UTF-8 SUBJECT x", &count);
 	assert_int_equal(mc_imap_search_parse_criteria(pool, NULL, args, count,
 						       &s, &error),
 			 MC_IMAP_SEARCH_OK);
 	assert_int_equal(s->charset, MC_IMAP_SEARCH_CHARSET_UTF8);
 	assert_string_equal(mc_imap_search_dump(pool, s->root),
 			    "(AND (HEADER SUBJECT \"x\"))");
-	args = build(pool, "SEEN", &count);
+	args = mc_test_imap_args(pool, "SEEN", &count);
 	assert_int_equal(mc_imap_search_parse_criteria(pool, NULL, args, count,
 						       &s, &error),
 			 MC_IMAP_SEARCH_BADCHARSET);
-	args = build(pool, "US-ASCII", &count);
+	args = mc_test_imap_args(pool, "US-ASCII", &count);
 	assert_int_equal(mc_imap_search_parse_criteria(pool, NULL, args, count,
 						       &s, &error),
 			 MC_IMAP_SEARCH_BAD);
 	assert_string_equal(error, "Missing search criteria");
-	args = build(pool, "UTF-8 RETURN (ALL) SEEN", &count);
+	args = mc_test_imap_args(pool, "UTF-8 RETURN (ALL) SEEN", &count);
 	assert_int_equal(mc_imap_search_parse_criteria(pool, NULL, args, count,
 						       &s, &error),
 			 MC_IMAP_SEARCH_BAD);
@@ -433,29 +312,29 @@ static void test_limits(void **state)
 	char *text;
 
 	(void)state;
-	args = build(pool, "NOT NOT NOT SEEN", &count);
+	args = mc_test_imap_args(pool, "NOT NOT NOT SEEN", &count);
 	assert_int_equal(
 		mc_imap_search_parse(pool, &set, args, count, &s, &error),
 		MC_IMAP_SEARCH_OK);
-	args = build(pool, "NOT (NOT (SEEN))", &count);
+	args = mc_test_imap_args(pool, "NOT (NOT (SEEN))", &count);
 	assert_int_equal(
 		mc_imap_search_parse(pool, &set, args, count, &s, &error),
 		MC_IMAP_SEARCH_BAD);
 	assert_string_equal(error, "Search keys nested too deeply");
-	args = build(pool, "SEEN SEEN SEEN SEEN SEEN", &count);
+	args = mc_test_imap_args(pool, "SEEN SEEN SEEN SEEN SEEN", &count);
 	assert_int_equal(
 		mc_imap_search_parse(pool, &set, args, count, &s, &error),
 		MC_IMAP_SEARCH_BAD);
 	assert_string_equal(error, "Too many search keys");
 	text = repeat("NOT ", 100000, "SEEN");
-	args = build(pool, text, &count);
+	args = mc_test_imap_args(pool, text, &count);
 	assert_int_equal(
 		mc_imap_search_parse(pool, NULL, args, count, &s, &error),
 		MC_IMAP_SEARCH_BAD);
 	assert_string_equal(error, "Search keys nested too deeply");
 	free(text);
 	text = repeat("SEEN ", MC_IMAP_SEARCH_DEFAULT_KEYS, "");
-	args = build(pool, text, &count);
+	args = mc_test_imap_args(pool, text, &count);
 	assert_int_equal(
 		mc_imap_search_parse(pool, NULL, args, count, &s, &error),
 		MC_IMAP_SEARCH_OK);
@@ -491,7 +370,7 @@ static void test_simplify(void **state)
 	for (i = 0; i < sizeof(simplify_cases) / sizeof(simplify_cases[0]);
 	     i++) {
 		struct mc_imap_arg *args =
-			build(pool, simplify_cases[i].in, &count);
+			mc_test_imap_args(pool, simplify_cases[i].in, &count);
 		struct mc_imap_search *s = NULL;
 		struct mc_imap_search_node *root;
 		const char *error = NULL;
@@ -517,7 +396,7 @@ static void test_node_fields(void **state)
 	size_t count;
 
 	(void)state;
-	args = build(pool, "SINCE 2-Jan-2006 HEADER subject x", &count);
+	args = mc_test_imap_args(pool, "SINCE 2-Jan-2006 HEADER subject x", &count);
 	assert_int_equal(
 		mc_imap_search_parse(pool, NULL, args, count, &s, &error),
 		MC_IMAP_SEARCH_OK);
@@ -527,7 +406,7 @@ static void test_node_fields(void **state)
 	assert_int_equal(s->root->children[0]->cmp, MC_IMAP_SEARCH_GE);
 	assert_string_equal(s->root->children[1]->name, "SUBJECT");
 	assert_int_equal(s->key_count, 2);
-	args = build(pool, "UID 3:1,5 $", &count);
+	args = mc_test_imap_args(pool, "UID 3:1,5 $", &count);
 	assert_int_equal(
 		mc_imap_search_parse(pool, NULL, args, count, &s, &error),
 		MC_IMAP_SEARCH_OK);
