@@ -262,16 +262,6 @@ void session_timeouts(struct session *s)
 						     : s->d->idle_timeout_ms);
 }
 
-/* A short random session id for logs. */
-static void make_id(char *buf, size_t size)
-{
-	unsigned char r[8];
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		memset(r, 0, sizeof(r));
-	for (size_t i = 0; i < sizeof(r) && 2 * i + 2 < size; i++)
-		snprintf(buf + 2 * i, 3, "%02X", r[i]);
-}
-
 /* The greeting with the pre-login capabilities. */
 static void greet(struct session *s)
 {
@@ -300,7 +290,7 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	s->remote = info->remote;
 	s->tls = info->tls;
 	mc_addr_ip_str(&info->remote, s->ip);
-	make_id(s->id, sizeof(s->id));
+	mc_log_session_id(s->id);
 	mc_log_ctx_init(&s->log);
 	mc_log_ctx_set(&s->log, "session", "%s", s->id);
 	mc_log_ctx_set(&s->log, "ip", "%s", s->ip);

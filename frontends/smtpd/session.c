@@ -178,16 +178,6 @@ static const struct mc_conn_callbacks conn_callbacks = {
 	.stop = conn_stop,
 };
 
-/* A short random session id for logs and queue ids. */
-static void make_id(char *buf, size_t size)
-{
-	unsigned char r[8];
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		memset(r, 0, sizeof(r));
-	for (size_t i = 0; i < sizeof(r) && 2 * i + 2 < size; i++)
-		snprintf(buf + 2 * i, 3, "%02X", r[i]);
-}
-
 /* mc-smtp-server settings for a session on port. */
 static void smtp_settings(const struct session *s,
 			  struct mc_smtp_server_settings *set)
@@ -254,7 +244,7 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	s->port = port_of(info->listener);
 	s->remote = info->remote;
 	mc_addr_ip_str(&info->remote, s->ip);
-	make_id(s->id, sizeof(s->id));
+	mc_log_session_id(s->id);
 	mc_log_ctx_init(&s->log);
 	mc_log_ctx_set(&s->log, "session", "%s", s->id);
 	mc_log_ctx_set(&s->log, "ip", "%s", s->ip);

@@ -438,3 +438,23 @@ struct mc_imap_arg *mc_test_imap_args(struct mc_pool *pool, const char *text,
 	assert_int_equal(*text, '\0');
 	return args;
 }
+
+void mc_test_sql(struct mc_pg *pg, const char *stmt)
+{
+	struct mc_error err = {0};
+	if (mc_pg_exec_script(pg, stmt, &err) < 0)
+		fail_msg("%s: %s", stmt, err.msg);
+}
+
+long long mc_test_num(struct mc_pg *pg, const char *q)
+{
+	struct mc_error err = {0};
+	PGresult *res = mc_pg_query(pg, q, 0, NULL, &err);
+	if (res == NULL)
+		fail_msg("%s: %s", q, err.msg);
+	long long v = PQntuples(res) > 0
+			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
+			      : -1;
+	PQclear(res);
+	return v;
+}

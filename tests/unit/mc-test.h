@@ -61,6 +61,11 @@ struct mc_pg *mc_test_pg_schema(const char *prefix, char *schema, size_t size);
 struct mc_pg *mc_test_pg_connect_schema(const char *schema);
 /* Drops the schema and the connection. */
 void mc_test_pg_drop_schema(struct mc_pg **pg, const char *schema);
+/* Runs SQL that must work (fails the test otherwise). */
+void mc_test_sql(struct mc_pg *pg, const char *stmt);
+/* The first value of a query that must work, as an integer (-1 without
+ * rows). */
+long long mc_test_num(struct mc_pg *pg, const char *q);
 /* A (not yet connected) Redis client for MAILCORE_TEST_REDIS using
  * database db, or NULL when unset. */
 struct mc_redis *mc_test_redis(unsigned db);

@@ -161,14 +161,6 @@ static enum mc_directory_status status_of(struct mc_redis *redis,
 	return st;
 }
 
-/* Runs a statement that must work. */
-static void sql(const char *stmt)
-{
-	struct mc_error err = {0};
-	if (mc_pg_exec_script(pg, stmt, &err) < 0)
-		fail_msg("%s: %s", stmt, err.msg);
-}
-
 /* Cached answers survive a database change until invalidated. */
 static void test_cache_invalidation(void **state)
 {
@@ -179,19 +171,19 @@ static void test_cache_invalidation(void **state)
 	struct mc_error err = {0};
 	assert_int_equal(mc_directory_invalidate(redis, &err), 0);
 	assert_int_equal(status_of(redis, "info@one.test"), MC_DIR_OK);
-	sql("UPDATE users SET status = 'frozen' WHERE local_part = 'alice'");
+	mc_test_sql(pg, "UPDATE users SET status = 'frozen' WHERE local_part = 'alice'");
 	/* info -> alice: still the cached answer */
 	assert_int_equal(status_of(redis, "Info@one.test"), MC_DIR_OK);
 	assert_int_equal(mc_directory_invalidate(redis, &err), 0);
 	assert_int_equal(status_of(redis, "info@one.test"), MC_DIR_UNKNOWN);
 	assert_int_equal(status_of(redis, "alice@one.test"), MC_DIR_DISABLED);
-	sql("UPDATE users SET status = 'active' WHERE local_part = 'alice'");
+	mc_test_sql(pg, "UPDATE users SET status = 'active' WHERE local_part = 'alice'");
 	const char *addrs[] = {"alice@one.test"};
 	mc_directory_forget(redis, addrs, 1);
 	assert_int_equal(status_of(redis, "alice@one.test"), MC_DIR_OK);
 	/* negative answers are cached too, and invalidated the same way */
 	assert_int_equal(status_of(redis, "new@one.test"), MC_DIR_UNKNOWN);
-	sql("INSERT INTO aliases (tenant_id, domain_id, local_part, targets) "
+	mc_test_sql(pg, "INSERT INTO aliases (tenant_id, domain_id, local_part, targets) "
 	    "SELECT 1, id, 'new', '{alice@one.test}' FROM domains WHERE "
 	    "name = 'one.test'");
 	assert_int_equal(status_of(redis, "new@one.test"), MC_DIR_UNKNOWN);
@@ -291,7 +283,7 @@ static void test_send_as(void **state)
 		 "INSERT INTO send_as VALUES (1, %lld, '@catch.test'), "
 		 "(1, %lld, 'boss@one.test')",
 		 (long long)alice, (long long)alice);
-	sql(q);
+	mc_test_sql(pg, q);
 	static const struct {
 		const char *addr;
 		int ok;
@@ -317,7 +309,7 @@ static void test_relay_networks(void **state)
 	(void)state;
 	if (pg == NULL)
 		skip();
-	sql("INSERT INTO tenant_networks VALUES (1, '10.1.0.0/16'), "
+	mc_test_sql(pg, "INSERT INTO tenant_networks VALUES (1, '10.1.0.0/16'), "
 	    "(2, '2001:db8::/32')");
 	static const struct {
 		const char *ip, *sender;

@@ -67,28 +67,6 @@ static const char msg3[] = "From: Carol <carol@c.test>\r\n"
 			   "\r\n"
 			   "plain english words\r\n";
 
-/* Runs a statement that must work. */
-static void sql(const char *stmt)
-{
-	struct mc_error err = {0};
-	if (mc_pg_exec_script(pg, stmt, &err) < 0)
-		fail_msg("%s: %s", stmt, err.msg);
-}
-
-/* The first value of a query, as an integer (-1 without rows). */
-static long long num(const char *q)
-{
-	struct mc_error err = {0};
-	PGresult *res = mc_pg_query(pg, q, 0, NULL, &err);
-	if (res == NULL)
-		fail_msg("%s: %s", q, err.msg);
-	long long v = PQntuples(res) > 0
-			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
-			      : -1;
-	PQclear(res);
-	return v;
-}
-
 /* Stores text as a blob and delivers it to INBOX. */
 static void deliver(const char *text, time_t date, unsigned flags,
 		    const char *keywords)
@@ -125,11 +103,11 @@ static int setup(void **state)
 	pg = mc_test_pg_schema("msearch", schema, sizeof(schema));
 	if (pg == NULL)
 		return 0;
-	sql("INSERT INTO tenants (name) VALUES ('acme');"
+	mc_test_sql(pg, "INSERT INTO tenants (name) VALUES ('acme');"
 	    "INSERT INTO domains (tenant_id, name) VALUES (1, 'm.test');"
 	    "INSERT INTO users (tenant_id, domain_id, local_part, "
 	    "password_hash) VALUES (1, 1, 'u', 'x')");
-	owner = (struct mc_mailbox_owner){1, num("SELECT id FROM users"), 1};
+	owner = (struct mc_mailbox_owner){1, mc_test_num(pg, "SELECT id FROM users"), 1};
 	pool = mc_pool_create("test-mailbox-search", 4096);
 	blobs = mc_blob_store_memory_create();
 	deliver(msg1, T1, MC_STORE_FLAG_SEEN, "{$Label1}");
@@ -307,7 +285,7 @@ static void test_scope_modseq(void **state)
 		skip();
 	uint64_t modseq;
 	assert_string_equal(run("ALL", "1:2", &modseq), "1,2");
-	assert_int_equal(modseq, (uint64_t)num("SELECT max(modseq) FROM "
+	assert_int_equal(modseq, (uint64_t)mc_test_num(pg, "SELECT max(modseq) FROM "
 					       "mailbox_messages WHERE uid <= "
 					       "2"));
 	assert_string_equal(run("BCC dave", "2:3", &modseq), "");

@@ -29,28 +29,6 @@ static struct mc_pg *pg;
 static struct mc_mailbox_owner owner;
 static struct mc_pool *pool;
 
-/* Runs a statement that must work. */
-static void sql(const char *stmt)
-{
-	struct mc_error err = {0};
-	if (mc_pg_exec_script(pg, stmt, &err) < 0)
-		fail_msg("%s: %s", stmt, err.msg);
-}
-
-/* The first value of a query, as an integer (-1 without rows). */
-static long long num(const char *q)
-{
-	struct mc_error err = {0};
-	PGresult *res = mc_pg_query(pg, q, 0, NULL, &err);
-	if (res == NULL)
-		fail_msg("%s: %s", q, err.msg);
-	long long v = PQntuples(res) > 0
-			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
-			      : -1;
-	PQclear(res);
-	return v;
-}
-
 /* Delivers a small message to INBOX; returns its UID. */
 static uint32_t deliver(const char *subject)
 {
@@ -106,11 +84,11 @@ static int setup(void **state)
 	pg = mc_test_pg_schema("mbox", schema, sizeof(schema));
 	if (pg == NULL)
 		return 0;
-	sql("INSERT INTO tenants (name) VALUES ('acme');"
+	mc_test_sql(pg, "INSERT INTO tenants (name) VALUES ('acme');"
 	    "INSERT INTO domains (tenant_id, name) VALUES (1, 'm.test');"
 	    "INSERT INTO users (tenant_id, domain_id, local_part, "
 	    "password_hash) VALUES (1, 1, 'u', 'x')");
-	owner = (struct mc_mailbox_owner){1, num("SELECT id FROM users"), 1};
+	owner = (struct mc_mailbox_owner){1, mc_test_num(pg, "SELECT id FROM users"), 1};
 	pool = mc_pool_create("test-mailbox", 4096);
 	return 0;
 }
@@ -178,7 +156,7 @@ static void test_rename_delete(void **state)
 	assert_int_equal(get("INBOX").messages, 0);
 	assert_int_equal(get("INBOX").uidvalidity, validity);
 	assert_int_equal(get("Old").messages, 2);
-	assert_int_equal(num("SELECT count(*) FROM expunged"), 2);
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM expunged"), 2);
 	assert_int_equal(mc_mailbox_delete(pg, &owner, "INBOX", &err), -1);
 	assert_int_equal(err.cls, MC_ERR_INVALID);
 	mc_error_clear(&err);
@@ -186,11 +164,11 @@ static void test_rename_delete(void **state)
 	mc_error_clear(&err);
 	assert_int_equal(mc_mailbox_delete(pg, &owner, "Work/2026", &err), 0);
 	assert_int_equal(get("Work/2026/Q1").messages, 0);
-	long long used = num("SELECT used_bytes FROM users");
+	long long used = mc_test_num(pg, "SELECT used_bytes FROM users");
 	assert_true(used > 0);
 	assert_int_equal(mc_mailbox_delete(pg, &owner, "Old", &err), 0);
-	assert_int_equal(num("SELECT used_bytes FROM users"), 0);
-	assert_int_equal(num("SELECT sum(refcount) FROM messages"), 0);
+	assert_int_equal(mc_test_num(pg, "SELECT used_bytes FROM users"), 0);
+	assert_int_equal(mc_test_num(pg, "SELECT sum(refcount) FROM messages"), 0);
 	assert_int_equal(mc_mailbox_delete(pg, &owner, "Nope", &err), -1);
 	assert_int_equal(err.cls, MC_ERR_NOTFOUND);
 }
@@ -270,7 +248,7 @@ static void test_expunge(void **state)
 	struct mc_mailbox_change *ch;
 	uint32_t *failed, *gone;
 	size_t nch, nfail, ngone;
-	long long used = num("SELECT used_bytes FROM users");
+	long long used = mc_test_num(pg, "SELECT used_bytes FROM users");
 	assert_int_equal(mc_mailbox_store(pg, pool, &owner, box, uids(set),
 					  MC_MAILBOX_FLAGS_ADD,
 					  MC_STORE_FLAG_DELETED, NULL, 0, 0,
@@ -282,14 +260,14 @@ static void test_expunge(void **state)
 			 0);
 	assert_int_equal(ngone, 1);
 	assert_int_equal(gone[0], d);
-	assert_true(num("SELECT used_bytes FROM users") < used);
+	assert_true(mc_test_num(pg, "SELECT used_bytes FROM users") < used);
 	struct mc_mailbox_delta delta;
 	assert_int_equal(
 		mc_mailbox_changes(pg, pool, &owner, box, modseq, &delta, &err),
 		0);
 	assert_int_equal(delta.expunged_count, 1);
 	assert_int_equal(delta.expunged[0], d);
-	assert_int_equal(num("SELECT count(*) FROM messages WHERE refcount = 0 "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM messages WHERE refcount = 0 "
 			     "AND zero_since IS NOT NULL AND subject = "
 			     "'delta-expunged'"),
 			 1);
@@ -309,7 +287,7 @@ static void test_copy_move(void **state)
 	struct mc_error err = {0};
 	int64_t box = get("INBOX").id;
 	uint32_t next = get("Archive").uidnext;
-	long long used = num("SELECT used_bytes FROM users");
+	long long used = mc_test_num(pg, "SELECT used_bytes FROM users");
 	struct mc_mailbox_copied cp;
 	assert_int_equal(mc_mailbox_copy(pg, pool, &owner, box, uids("1:*"),
 					 "Archive", false, &cp, &err),
@@ -317,8 +295,8 @@ static void test_copy_move(void **state)
 	assert_int_equal(cp.count, get("INBOX").messages);
 	assert_int_equal(cp.dst[0], next);
 	assert_int_equal(cp.uidvalidity, get("Archive").uidvalidity);
-	assert_int_equal(num("SELECT used_bytes FROM users"), 2 * used);
-	sql("UPDATE users SET quota_bytes = used_bytes + 10");
+	assert_int_equal(mc_test_num(pg, "SELECT used_bytes FROM users"), 2 * used);
+	mc_test_sql(pg, "UPDATE users SET quota_bytes = used_bytes + 10");
 	assert_int_equal(mc_mailbox_copy(pg, pool, &owner, box, uids("1:*"),
 					 "Archive", false, &cp, &err),
 			 -1);
@@ -332,7 +310,7 @@ static void test_copy_move(void **state)
 	assert_int_equal(cp.count, inbox);
 	assert_int_equal(get("INBOX").messages, 0);
 	assert_int_equal(get("Junk").messages, inbox);
-	assert_int_equal(num("SELECT used_bytes FROM users"), 2 * used);
+	assert_int_equal(mc_test_num(pg, "SELECT used_bytes FROM users"), 2 * used);
 	assert_int_equal(mc_mailbox_copy(pg, pool, &owner, box, uids("1:*"),
 					 "Nope", false, &cp, &err),
 			 -1);
@@ -341,7 +319,7 @@ static void test_copy_move(void **state)
 	assert_int_equal(mc_mailbox_quota(pg, &owner, &q, &err), 0);
 	assert_int_equal(q.used, (uint64_t)(2 * used));
 	assert_int_equal(q.limit, q.used + 10);
-	sql("UPDATE users SET quota_bytes = 0");
+	mc_test_sql(pg, "UPDATE users SET quota_bytes = 0");
 }
 
 /* FETCH columns and the UID list. */

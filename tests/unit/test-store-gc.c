@@ -34,34 +34,12 @@ static struct mc_pg *pg;
 static struct mc_blob_store *blobs;
 static char tmp[64], root[128];
 
-/* Runs a statement that must work. */
-static void sql(struct mc_pg *c, const char *stmt)
-{
-	struct mc_error err = {0};
-	if (mc_pg_exec_script(c, stmt, &err) < 0)
-		fail_msg("%s: %s", stmt, err.msg);
-}
-
-/* The first value of a query that must work, as an integer. */
-static long long num(const char *q)
-{
-	struct mc_error err = {0};
-	PGresult *res = mc_pg_query(pg, q, 0, NULL, &err);
-	if (res == NULL)
-		fail_msg("%s: %s", q, err.msg);
-	long long v = PQntuples(res) > 0
-			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
-			      : -1;
-	PQclear(res);
-	return v;
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
 	pg = mc_test_pg_schema("gc", schema, sizeof(schema));
 	if (pg != NULL)
-		sql(pg, "INSERT INTO tenants (name) VALUES ('one'), ('two')");
+		mc_test_sql(pg, "INSERT INTO tenants (name) VALUES ('one'), ('two')");
 	return 0;
 }
 
@@ -92,7 +70,7 @@ static int setup(void **state)
 	snprintf(root, sizeof(root), "%s/blobs", tmp);
 	blobs = mc_blob_store_fs_create(root, false, NULL);
 	assert_non_null(blobs);
-	sql(pg, "DELETE FROM messages");
+	mc_test_sql(pg, "DELETE FROM messages");
 	return 0;
 }
 
@@ -142,7 +120,7 @@ static void row(int tenant, const char *hash, int refcount, int zero_age_s)
 		 "refcount, envelope, body, bodystructure, zero_since) VALUES "
 		 "(%d, '%s', 1, %d, '', '', '', %s)",
 		 tenant, hash, refcount, zero);
-	sql(pg, q);
+	mc_test_sql(pg, q);
 }
 
 /* Rows of a hash. */
@@ -151,7 +129,7 @@ static long long rows_of(const char *hash)
 	char q[160];
 	snprintf(q, sizeof(q),
 		 "SELECT count(*) FROM messages WHERE sha256 = '%s'", hash);
-	return num(q);
+	return mc_test_num(pg, q);
 }
 
 /* One collection that must work. */
@@ -218,7 +196,7 @@ static void test_zero_rows(void **state)
 	assert_false(mc_blob_exists(blobs, gone));
 	assert_int_equal(rows_of(young), 1);
 	assert_true(mc_blob_exists(blobs, young));
-	assert_int_equal(num("SELECT count(*) FROM messages WHERE tenant_id = "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM messages WHERE tenant_id = "
 			     "1 AND refcount = 0 AND zero_since < now() - "
 			     "interval '1 hour'"),
 			 0);
@@ -272,7 +250,7 @@ static void test_batches_and_tmp(void **state)
 	assert_int_equal(mkdir(dir, 0750), 0);
 	for (unsigned i = 1; i <= 1201; i++)
 		orphan_file(i, 7200);
-	sql(pg, "INSERT INTO messages (tenant_id, sha256, size_bytes, "
+	mc_test_sql(pg, "INSERT INTO messages (tenant_id, sha256, size_bytes, "
 		"refcount, envelope, body, bodystructure, zero_since) SELECT "
 		"1, lpad(to_hex(g), 64, '0'), 1, 0, '', '', '', now() - "
 		"interval '2 hours' FROM generate_series(1, 1100) AS g");
@@ -287,7 +265,7 @@ static void test_batches_and_tmp(void **state)
 	assert_int_equal(st.blobs_removed, 1201);
 	assert_int_equal(st.bytes_freed, 1201);
 	assert_int_equal(st.tmp_removed, 1);
-	assert_int_equal(num("SELECT count(*) FROM messages"), 0);
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM messages"), 0);
 	assert_int_equal(access(path, F_OK), 0);
 	struct stat sb;
 	assert_int_equal(stat(dir, &sb), 0);
@@ -311,7 +289,7 @@ static void test_concurrent_delivery(void **state)
 		 "UPDATE messages SET refcount = refcount + 1, zero_since = "
 		 "NULL WHERE sha256 = '%s'",
 		 hash);
-	sql(other, q);
+	mc_test_sql(other, q);
 	struct mc_store_gc_stats st = gc(HOUR_MS);
 	assert_int_equal(st.rows_deleted, 0);
 	assert_int_equal(st.blobs_removed, 0);

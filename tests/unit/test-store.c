@@ -30,43 +30,21 @@ static char schema[96];
 static struct mc_pg *pg;
 static int64_t alice, bob, carol; /* user ids; carol has a tiny quota */
 
-/* Runs a statement that must work. */
-static void sql(struct mc_pg *c, const char *stmt)
-{
-	struct mc_error err = {0};
-	if (mc_pg_exec_script(c, stmt, &err) < 0)
-		fail_msg("%s: %s", stmt, err.msg);
-}
-
-/* The first value of a query that must work, as an integer. */
-static long long num(const char *q)
-{
-	struct mc_error err = {0};
-	PGresult *res = mc_pg_query(pg, q, 0, NULL, &err);
-	if (res == NULL)
-		fail_msg("%s: %s", q, err.msg);
-	long long v = PQntuples(res) > 0
-			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
-			      : -1;
-	PQclear(res);
-	return v;
-}
-
 static int setup(void **state)
 {
 	(void)state;
 	pg = mc_test_pg_schema("store", schema, sizeof(schema));
 	if (pg == NULL)
 		return 0;
-	sql(pg, "INSERT INTO tenants (name) VALUES ('acme');"
+	mc_test_sql(pg, "INSERT INTO tenants (name) VALUES ('acme');"
 		"INSERT INTO domains (tenant_id, name) VALUES (1, 's.test');"
 		"INSERT INTO users (tenant_id, domain_id, local_part, "
 		"password_hash, quota_bytes) SELECT 1, id, l, 'x', q FROM "
 		"domains, (VALUES ('alice', 0), ('bob', 0), ('carol', 300)) "
 		"AS v(l, q)");
-	alice = num("SELECT id FROM users WHERE local_part = 'alice'");
-	bob = num("SELECT id FROM users WHERE local_part = 'bob'");
-	carol = num("SELECT id FROM users WHERE local_part = 'carol'");
+	alice = mc_test_num(pg, "SELECT id FROM users WHERE local_part = 'alice'");
+	bob = mc_test_num(pg, "SELECT id FROM users WHERE local_part = 'bob'");
+	carol = mc_test_num(pg, "SELECT id FROM users WHERE local_part = 'carol'");
 	return 0;
 }
 
@@ -127,27 +105,27 @@ static void test_deliver(void **state)
 	assert_int_equal(res[0].status, MC_STORE_DELIVERED);
 	assert_int_equal(res[0].uid, 1);
 	assert_int_equal(res[1].uid, 1);
-	assert_int_equal(num("SELECT refcount FROM messages"), 3);
-	assert_int_equal(num("SELECT count(*) FROM mailboxes WHERE user_id = "
+	assert_int_equal(mc_test_num(pg, "SELECT refcount FROM messages"), 3);
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM mailboxes WHERE user_id = "
 			     "(SELECT id FROM users WHERE local_part = "
 			     "'alice')"),
 			 6);
-	assert_int_equal(num("SELECT sum(used_bytes) FROM users"),
+	assert_int_equal(mc_test_num(pg, "SELECT sum(used_bytes) FROM users"),
 			 2 * (long long)info->size);
-	assert_int_equal(num("SELECT sum(used_bytes) FROM domain_usage"),
+	assert_int_equal(mc_test_num(pg, "SELECT sum(used_bytes) FROM domain_usage"),
 			 2 * (long long)info->size);
-	assert_int_equal(num("SELECT count(*) FROM queue_recipients WHERE "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM queue_recipients WHERE "
 			     "address = 'far@away.example' AND state = "
 			     "'queued' AND notify = 4"),
 			 1);
-	assert_int_equal(num("SELECT count(*) FROM messages WHERE search @@ "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM messages WHERE search @@ "
 			     "to_tsquery('simple', 'hello & body')"),
 			 1);
 	/* the same content again: same row, refcount up, next UID */
 	assert_int_equal(mc_store_deliver(pg, &d, res, &committed, &err), 0);
 	assert_int_equal(res[0].uid, 2);
-	assert_int_equal(num("SELECT count(*) FROM messages"), 1);
-	assert_int_equal(num("SELECT refcount FROM messages"), 6);
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(mc_test_num(pg, "SELECT refcount FROM messages"), 6);
 	mc_message_destroy(&m);
 }
 
@@ -175,24 +153,24 @@ static void test_quota(void **state)
 	struct mc_store_local_result res[2];
 	bool committed = true;
 	struct mc_error err = {0};
-	long long before = num("SELECT count(*) FROM mailbox_messages");
+	long long before = mc_test_num(pg, "SELECT count(*) FROM mailbox_messages");
 	assert_int_equal(mc_store_deliver(pg, &d, res, &committed, &err), 0);
 	assert_false(committed);
 	assert_int_equal(res[0].status, MC_STORE_OVER_QUOTA);
-	assert_int_equal(num("SELECT count(*) FROM mailbox_messages"), before);
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM mailbox_messages"), before);
 	d.local_count = 2;
 	assert_int_equal(mc_store_deliver(pg, &d, res, &committed, &err), 0);
 	assert_true(committed);
 	assert_int_equal(res[0].status, MC_STORE_OVER_QUOTA);
 	assert_int_equal(res[1].status, MC_STORE_DELIVERED);
-	assert_int_equal(num("SELECT count(*) FROM queue_recipients WHERE "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM queue_recipients WHERE "
 			     "address = 'carol@s.test' AND state = 'failed' "
 			     "AND last_error LIKE '552 5.2.2%'"),
 			 1);
 	/* the null sender gets no DSN */
 	d.sender = "";
 	assert_int_equal(mc_store_deliver(pg, &d, res, &committed, &err), 0);
-	assert_int_equal(num("SELECT count(*) FROM queue_recipients WHERE "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM queue_recipients WHERE "
 			     "address = 'carol@s.test'"),
 			 1);
 	mc_message_destroy(&m);
@@ -226,21 +204,21 @@ static void test_deliver_many(void **state)
 	struct mc_store_local_result res[2];
 	bool committed = true;
 	struct mc_error err = {0};
-	long long before = num("SELECT count(*) FROM mailbox_messages");
+	long long before = mc_test_num(pg, "SELECT count(*) FROM mailbox_messages");
 	/* carol has room for one, not two: neither is kept */
 	assert_int_equal(mc_store_deliver_many(pg, d, 2, res, &committed, &err),
 			 0);
 	assert_false(committed);
 	assert_int_equal(res[0].status, MC_STORE_DELIVERED);
 	assert_int_equal(res[1].status, MC_STORE_OVER_QUOTA);
-	assert_int_equal(num("SELECT count(*) FROM mailbox_messages"), before);
-	assert_int_equal(num("SELECT used_bytes FROM users WHERE local_part = "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM mailbox_messages"), before);
+	assert_int_equal(mc_test_num(pg, "SELECT used_bytes FROM users WHERE local_part = "
 			     "'carol'"),
 			 0);
 	assert_int_equal(mc_store_deliver_many(pg, d, 1, res, &committed, &err),
 			 0);
 	assert_true(committed);
-	assert_int_equal(num("SELECT count(*) FROM mailbox_messages"),
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM mailbox_messages"),
 			 before + 1);
 	l[0].user_id = l[1].user_id = bob;
 	assert_int_equal(mc_store_deliver_many(pg, d, 2, res, &committed, &err),
@@ -248,7 +226,7 @@ static void test_deliver_many(void **state)
 	assert_true(committed);
 	assert_int_equal(res[0].status, MC_STORE_DELIVERED);
 	assert_int_equal(res[1].status, MC_STORE_DELIVERED);
-	assert_int_equal(num("SELECT count(*) FROM mailbox_messages mm JOIN "
+	assert_int_equal(mc_test_num(pg, "SELECT count(*) FROM mailbox_messages mm JOIN "
 			     "mailboxes mb ON mb.id = mm.mailbox_id WHERE "
 			     "mb.name = 'Sent' AND mm.flags = 1"),
 			 1);
@@ -313,12 +291,12 @@ static void test_concurrent_uids(void **state)
 		 "SELECT count(DISTINCT uid) * 1000 + max(uid) FROM "
 		 "mailbox_messages WHERE mailbox_id = %s",
 		 mb);
-	assert_int_equal(num(q), THREADS * PER_THREAD * 1001);
+	assert_int_equal(mc_test_num(pg, q), THREADS * PER_THREAD * 1001);
 	snprintf(q, sizeof(q),
 		 "SELECT uidnext * 1000 + highestmodseq FROM mailboxes WHERE "
 		 "id = %s",
 		 mb);
-	assert_int_equal(num(q), (THREADS * PER_THREAD + 1) * 1001);
+	assert_int_equal(mc_test_num(pg, q), (THREADS * PER_THREAD + 1) * 1001);
 	mc_message_destroy(&m);
 }
 

@@ -42,6 +42,11 @@ bool mc_log_level_parse(const char *name, enum mc_log_level *level_r);
 bool mc_log_format_parse(const char *name, enum mc_log_format *format_r);
 const char *mc_log_level_name(enum mc_log_level level);
 
+#define MC_LOG_SESSION_ID_LEN 17 /* 16 hex digits and the NUL */
+/* A new random session id ("3FE7F6BBFB9FE8F4") for a connection's log
+ * lines. */
+void mc_log_session_id(char id[MC_LOG_SESSION_ID_LEN]);
+
 void mc_log_ctx_init(struct mc_log_ctx *ctx);
 void mc_log_ctx_set(struct mc_log_ctx *ctx, const char *key, const char *fmt,
 		    ...) __attribute__((format(printf, 3, 4)));

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -419,4 +420,13 @@ void mc_logcv(const struct mc_log_ctx *ctx, enum mc_log_level level,
 		len = format_plain(&snap, ts, ctx, level, msg, cut, line);
 	write_line(snap.fd, line, len);
 	errno = saved_errno;
+}
+
+void mc_log_session_id(char id[MC_LOG_SESSION_ID_LEN])
+{
+	unsigned char r[8];
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		memset(r, 0, sizeof(r));
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(id + 2 * i, 3, "%02X", r[i]);
 }
