@@ -94,6 +94,27 @@ static void cmd_logout(struct command *cmd)
 	session_close(s);
 }
 
+/* From a trusted proxy, "x-originating-ip" names the real client: the
+ * session then logs and throttles as that address. */
+static void originating_ip(struct session *s, const char *v, size_t len)
+{
+	char ip[MC_ADDR_STR_MAX];
+	struct mc_sockaddr sa;
+	char probe[MC_ADDR_STR_MAX + 8];
+	if (len == 0 || len >= sizeof(ip) ||
+	    !mc_cidr_list_match(s->d->proxy_nets, s->d->proxy_nets_count,
+				&s->remote))
+		return;
+	memcpy(ip, v, len);
+	ip[len] = '\0';
+	snprintf(probe, sizeof(probe), strchr(ip, ':') ? "[%s]:1" : "%s:1", ip);
+	if (mc_addr_parse(probe, &sa, NULL) < 0)
+		return;
+	mc_logc(&s->log, MC_LOG_INFO, "proxied for client %s", ip);
+	snprintf(s->ip, sizeof(s->ip), "%s", ip);
+	mc_log_ctx_set(&s->log, "ip", "%s", ip);
+}
+
 /* ID ("(name value ...)" or NIL): logged, answered with ours. */
 static void cmd_id(struct command *cmd)
 {
@@ -107,11 +128,15 @@ static void cmd_id(struct command *cmd)
 	for (size_t i = 0; i + 1 < l->list_count && i < 60; i += 2) {
 		const char *k, *v;
 		size_t kl, vl;
-		if (mc_imap_arg_string(&l->list[i], &k, &kl) &&
-		    mc_imap_arg_string(&l->list[i + 1], &v, &vl))
-			mc_logc(&s->log, MC_LOG_DEBUG, "ID %.*s=%.*s",
-				(int)(kl > 30 ? 30 : kl), k,
-				(int)(vl > 100 ? 100 : vl), v);
+		if (!mc_imap_arg_string(&l->list[i], &k, &kl) ||
+		    !mc_imap_arg_string(&l->list[i + 1], &v, &vl))
+			continue;
+		mc_logc(&s->log, MC_LOG_DEBUG, "ID %.*s=%.*s",
+			(int)(kl > 30 ? 30 : kl), k, (int)(vl > 100 ? 100 : vl),
+			v);
+		if (s->state == IMAP_NOT_AUTH && kl == 16 &&
+		    strncasecmp(k, "x-originating-ip", 16) == 0)
+			originating_ip(s, v, vl);
 	}
 	session_puts(s, "* ID (\"name\" \"mailcore\" \"version\" \"" MC_VERSION
 			"\")\r\n");

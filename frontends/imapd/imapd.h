@@ -41,6 +41,9 @@ struct imapd {
 	struct mc_cidr plain_auth_nets[MC_ADDR_NETS_MAX];
 	size_t plain_auth_nets_count;
 	bool proxy, proxy_tls; /* proxy mode ([imapd] proxy) */
+	/* proxies whose x-originating-ip (ID) is believed */
+	struct mc_cidr proxy_nets[MC_ADDR_NETS_MAX];
+	size_t proxy_nets_count;
 	struct mc_login_throttle throttle;
 };
 

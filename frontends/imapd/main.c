@@ -44,6 +44,9 @@ static void load_settings(struct imapd *d, const struct mc_config *cfg)
 		mc_config_str(cfg, "imapd", "plaintext_auth_networks"),
 		d->plain_auth_nets, MC_ADDR_NETS_MAX, NULL);
 	d->plain_auth_nets_count = n > 0 ? (size_t)n : 0;
+	n = mc_cidr_list_parse(mc_config_str(cfg, "imapd", "trusted_proxies"),
+			       d->proxy_nets, MC_ADDR_NETS_MAX, NULL);
+	d->proxy_nets_count = n > 0 ? (size_t)n : 0;
 	mc_login_throttle_from_config(cfg, &d->throttle);
 }
 

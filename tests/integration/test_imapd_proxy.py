@@ -41,6 +41,7 @@ def test_proxied_session_is_served_by_the_backend(two_nodes, stack, mailctl):
     assert c.create("Made-via-proxy")[0] == "OK"
     c.logout()
     assert "proxied to its backend" in t.proxy.output()
+    assert "proxied for client 127.0.0.1" in t.backend.output()
     assert t.backend.output().count(f"user={t.alice}: logged in") == 1
     assert f"user={t.alice}: logged in" not in t.proxy.output()
 

@@ -142,6 +142,8 @@ const struct mc_config_key mc_config_keys[] = {
 	    "talk to backends over TLS (verified against proxy_ca)"),
 	KEY("imapd", "proxy_ca", MC_CFG_PATH, "",
 	    "CA file for backend certificates; empty = the system's"),
+	KEY("imapd", "trusted_proxies", MC_CFG_NETS, "127.0.0.0/8, ::1/128",
+	    "proxies whose ID x-originating-ip names the client"),
 
 	KEY("pop3d", "listen", MC_CFG_ADDRS, "127.0.0.1:110",
 	    "POP3 listeners (STLS)"),
