@@ -111,8 +111,11 @@ test: all
 run: all
 	@ops/run.sh
 
+# make bench [BENCHES="ingest imap-load imap-idle"]: every benchmark runs
+# even when one fails; the target fails if any did (tests/bench/README.md).
+BENCHES ?= ingest imap-load imap-idle
 bench: all
-	@tests/bench/ingest.sh
+	@rc=0; for b in $(BENCHES); do tests/bench/$$b.sh || rc=1; done; exit $$rc
 
 stack-start stack-stop stack-status:
 	@ops/stack.sh $(@:stack-%=%)

@@ -113,6 +113,9 @@ static void to_command(struct command *cmd, const struct mc_imap_event *ev)
 		cmd->literal_data(cmd, ev->data, ev->data_len);
 		break;
 	case MC_IMAP_EV_LITERAL_END:
+		/* the client's CRLF may wait for our ACK (Nagle): send it */
+		if (cmd->s->conn != NULL)
+			mc_conn_quickack(cmd->s->conn);
 		cmd->literal_end(cmd);
 		break;
 	case MC_IMAP_EV_LINE:

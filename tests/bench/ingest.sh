@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TOP=$PWD
+# shellcheck source=tests/bench/lib.sh
+source tests/bench/lib.sh
 
 MSGS=${BENCH_MSGS:-5000}
 SIZE=${BENCH_SIZE:-4096}
@@ -35,54 +37,19 @@ SENDER=sender@client.bench.invalid
 
 case $ONLY in
 "" | mailcore | postfix) ;;
+dovecot) echo "bench: ingest: BENCH_ONLY=dovecot, nothing to run" >&2; exit 0 ;;
 *) echo "bench: BENCH_ONLY must be mailcore or postfix" >&2; exit 2 ;;
 esac
 
 WORK=$(mktemp -d /tmp/mailcore-bench.XXXXXX)
 chmod 755 "$WORK"
 failed=0
-mc_state='' pf_dir='' pf_master=''
-sampler_pid=
-
-# Prints a line for the user on stderr.
-say() {
-	echo "bench: $*" >&2
-}
-
-# Prints a failure in a way nobody can miss and marks the run failed.
-fail_loudly() {
-	failed=1
-	{
-		echo
-		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-		echo "!!! BENCH FAILURE: $*"
-		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-		echo
-	} >&2
-}
-
-# Seconds since the epoch with microseconds.
-now() {
-	echo "$EPOCHREALTIME"
-}
-
-# awk arithmetic on its arguments: calc EXPR [VALUES...] with $1.. in EXPR.
-calc() {
-	local expr=$1
-	shift
-	awk "BEGIN { \$0 = \"$*\"; printf \"%s\", $expr }"
-}
+pf_dir='' pf_master=''
 
 cleanup() {
 	set +e
-	stop_sampler
-	stop_mailcore
 	stop_postfix
-	if ((failed)) || [[ $KEEP == 1 ]]; then
-		say "kept $WORK for inspection"
-	else
-		rm -rf "$WORK"
-	fi
+	bench_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -111,104 +78,8 @@ get_smtp_source() {
 # Installs the postfix package if missing, without starting any service
 # and without configuring the system's own instance.
 ensure_postfix() {
-	local st
-	st=$(dpkg-query -W -f='${Status}' postfix 2>/dev/null || true)
-	[[ $st == "install ok installed" ]] && return 0
-	if [[ $(id -u) != 0 ]]; then
-		say "postfix is not installed and we are not root"
-		return 1
-	fi
-	say "installing the postfix Debian package (no configuration, no service start)"
-	local made_policy=0
-	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	echo "postfix postfix/main_mailer_type select No configuration" |
-		debconf-set-selections
-	local rc=0
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends postfix >"$WORK/apt.log" 2>&1 || rc=$?
-	((made_policy)) && rm -f /usr/sbin/policy-rc.d
-	if ((rc != 0)); then
-		tail -20 "$WORK/apt.log" >&2
-		return 1
-	fi
-}
-
-# A free loopback port.
-free_port() {
-	python3 -c 'import sys; sys.path.insert(0, "tests/integration")
-import ports; print(ports.free_port())'
-}
-
-# Waits until something accepts TCP connections on 127.0.0.1:port.
-wait_port() {
-	local port=$1
-	for _ in $(seq 1 400); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# --- memory sampling ----------------------------------------------------
-
-# Peaks of the summed RSS and PSS (KiB) of the root pids and their
-# direct children, sampled every 0.2 s into FILE.rss and FILE.pss until
-# stopped: start_sampler FILE PID...
-start_sampler() {
-	local out=$1
-	shift
-	local pids=$*
-	(
-		peak_rss=0 peak_pss=0
-		while :; do
-			sel=""
-			for p in $pids; do sel+=" -p $p --ppid $p"; done
-			files=()
-			# shellcheck disable=SC2086
-			for p in $(ps -o pid= $sel 2>/dev/null); do
-				files+=("/proc/$p/smaps_rollup")
-			done
-			read -r rss pss < <(awk '/^Rss:/ {r += $2} /^Pss:/ {p += $2}
-				END {print r + 0, p + 0}' "${files[@]}" 2>/dev/null ||
-				echo 0 0)
-			((rss > peak_rss)) && { peak_rss=$rss; echo "$rss" > "$out.rss"; }
-			((pss > peak_pss)) && { peak_pss=$pss; echo "$pss" > "$out.pss"; }
-			sleep 0.2
-		done
-	) &
-	sampler_pid=$!
-}
-
-# CPU seconds used so far by the root pids, their direct children and
-# the children they have reaped: cpu_secs PID...
-cpu_secs() {
-	local sel="" files=() p
-	for p in "$@"; do sel+=" -p $p --ppid $p"; done
-	# shellcheck disable=SC2086
-	for p in $(ps -o pid= $sel 2>/dev/null); do files+=("/proc/$p/stat"); done
-	awk -v roots=" $* " -v hz="$(getconf CLK_TCK)" '{
-		pid = $1; sub(/^.*\) /, "")
-		t += $12 + $13
-		if (index(roots, " " pid " ")) t += $14 + $15
-	} END { printf "%.1f", t / hz }' "${files[@]}" 2>/dev/null || echo -
-}
-
-stop_sampler() {
-	if [[ -n $sampler_pid ]]; then
-		kill "$sampler_pid" 2>/dev/null
-		wait "$sampler_pid" 2>/dev/null
-		sampler_pid=
-	fi
-}
-
-# KiB in a file as MiB with one decimal, or "-".
-mib() {
-	[[ -s $1 ]] && calc 'sprintf("%.1f", $1 / 1024)' "$(cat "$1")" ||
-		echo -
+	ensure_debs --preseed \
+		"postfix postfix/main_mailer_type select No configuration" postfix
 }
 
 # --- the load -------------------------------------------------------------
@@ -258,66 +129,9 @@ check_load() {
 
 # --- mailcore -------------------------------------------------------------
 
-mc_psql() {
-	runuser -u postgres -- /usr/lib/postgresql/15/bin/psql \
-		-h "$mc_state/pg/run" -p "$MAILCORE_DEV_PG_PORT" -U postgres \
-		-d mailcore -qAt -v ON_ERROR_STOP=1 "$@"
-}
-
-mailctl() {
-	"$BIN/mailctl" -c "$mc_state/mailcore.conf" "$@"
-}
-
-# A private state dir with the stack (durable PostgreSQL: fsync on), the
-# schema, tenant "bench", domain bench.test and users user1..userN.
-mailcore_setup() {
-	mc_state=$WORK/mailcore
-	mkdir -p "$mc_state"
-	export MAILCORE_STATE=$mc_state MAILCORE_BIN=$BIN
-	unset MAILCORE_STACK_FAST
-	read -r MAILCORE_DEV_PG_PORT MAILCORE_DEV_REDIS_PORT \
-		MAILCORE_DEV_PORT_OFFSET < <(python3 tests/integration/ports.py)
-	export MAILCORE_DEV_PG_PORT MAILCORE_DEV_REDIS_PORT MAILCORE_DEV_PORT_OFFSET
-	ops/mkconfig.sh >/dev/null
-	ops/stack.sh start >/dev/null
-	local conf=$mc_state/mailcore.conf
-	sed -i "s/^workers = .*/workers = $WORKERS/" "$conf"
-	printf '\n[store]\nfsync = yes\n' >> "$conf"
-	mailctl db migrate >/dev/null
-	mailctl tenant add bench >/dev/null
-	mailctl domain add "$DOMAIN" --tenant bench >/dev/null
-	say "mailcore: creating $USERS users"
-	for ((u = 1; u <= USERS; u++)); do
-		mailctl user add "user$u@$DOMAIN" --password "bench-pw-$u" >/dev/null
-	done
-	MC_PORT=$((2525 + MAILCORE_DEV_PORT_OFFSET))
-}
-
-# Starts mc-smtpd and waits for its ready line.
+# Starts mc-smtpd and waits for its ready line; sets MC_PID.
 mailcore_start_smtpd() {
-	local log=$mc_state/log/mc-smtpd.log
-	setsid "$BIN/mc-smtpd" -c "$mc_state/mailcore.conf" >>"$log" 2>&1 &
-	MC_PID=$!
-	for _ in $(seq 1 400); do
-		grep -q " ready:" "$log" && return 0
-		kill -0 "$MC_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail_loudly "mc-smtpd did not start; $log:"
-	tail -20 "$log" >&2
-	return 1
-}
-
-stop_mailcore() {
-	if [[ -n ${MC_PID:-} ]]; then
-		kill -TERM "$MC_PID" 2>/dev/null
-		wait "$MC_PID" 2>/dev/null
-		MC_PID=
-	fi
-	if [[ -n $mc_state ]]; then
-		ops/stack.sh stop >/dev/null 2>&1
-		mc_state=
-	fi
+	mailcore_start mc-smtpd
 }
 
 # Stored messages: rows of mailbox_messages.
@@ -325,20 +139,9 @@ mailcore_count() {
 	mc_psql -c "SELECT count(*) FROM mailbox_messages"
 }
 
-# Reports a dead mc-smtpd and the end of its log.
-mailcore_check_alive() {
-	kill -0 "$MC_PID" 2>/dev/null && return 0
-	local rc=0
-	wait "$MC_PID" 2>/dev/null || rc=$?
-	MC_PID=
-	fail_loudly "mc-smtpd died during the load (exit status $rc); log $mc_state/log/mc-smtpd.log:"
-	tail -30 "$mc_state/log/mc-smtpd.log" >&2
-	return 1
-}
-
 run_mailcore() {
 	say "mailcore: setting up a private stack in $WORK/mailcore"
-	mailcore_setup
+	mailcore_setup "$USERS" "$WORKERS"
 	mailcore_start_smtpd || return 1
 	local pg_pid redis_pid
 	pg_pid=$(head -1 "$mc_state/pg/data/postmaster.pid")
@@ -357,7 +160,7 @@ run_mailcore() {
 	MC_CPU=$(cpu_secs "$MC_PID")
 	MC_STORE_CPU=$(cpu_secs "$pg_pid" "$redis_pid")
 	local ok=1 load_ok=1
-	mailcore_check_alive || ok=0
+	mailcore_check_alive "$MC_PID" mc-smtpd || ok=0
 	check_load "$WORK/load-mailcore" mailcore || load_ok=0
 	((load_ok)) || ok=0
 	local n what
@@ -374,8 +177,7 @@ run_mailcore() {
 		local later
 		later=$(mailcore_count)
 		fail_loudly "mailcore $what: $n of $MSGS messages in mailbox_messages after the load ($later after 5 s more); log $mc_state/log/mc-smtpd.log"
-		grep -E ' (error|warning|crit|alert)' "$mc_state/log/mc-smtpd.log" |
-			sed -E 's/^[^ ]+ //' | sort | uniq -c | sort -rn | head -10 >&2
+		mailcore_log_problems mc-smtpd >&2
 		ok=0
 	fi
 	MC_SECS=$(calc '$2 - $1' "$t0" "$t1")
@@ -591,9 +393,7 @@ report() {
 		"postfix $(postconf -d -h mail_version 2>/dev/null || echo -), defaults, virtual(8) to Maildir."
 	[[ -n ${MC_WARN:-} ]] && echo "mc-smtpd log: $MC_WARN warning/error lines."
 	echo "smtp-source: $SESSIONS lanes of -s 1, $( [[ $REUSE == 1 ]] && echo 'one connection per run (-d)' || echo 'one connection per message'), 1 recipient per message."
-	echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
-		"$(awk '/^MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)," \
-		"kernel $(uname -r), $(df -T /tmp | awk 'NR == 2 {print $2}') on /tmp."
+	machine_line
 }
 
 # --- main ------------------------------------------------------------------

@@ -51,6 +51,10 @@ size_t mc_conn_input(struct mc_conn *c, const unsigned char **data_r,
 void mc_conn_consume(struct mc_conn *c, size_t n);
 /* Calls readable again soon if input is buffered (after a pause). */
 void mc_conn_resume(struct mc_conn *c);
+/* ACKs what arrives next at once instead of after the delayed-ACK timer:
+ * for a client that waits for our ACK before it sends the end of what
+ * it started (a literal after "+", whose CRLF its Nagle holds back). */
+void mc_conn_quickack(struct mc_conn *c);
 /* Read timeout in ms (0: none). */
 void mc_conn_set_timeout(struct mc_conn *c, unsigned read_ms);
 

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include "mailcore/mc-conn.h"
@@ -493,4 +495,15 @@ bool mc_conn_stop_loop(struct mc_loop *loop, void *ctx)
 			return true;
 	}
 	return closing_on(mc_loop_base(loop));
+}
+
+void mc_conn_quickack(struct mc_conn *c)
+{
+	struct bufferevent *b = c->bev;
+	while (bufferevent_get_underlying(b) != NULL)
+		b = bufferevent_get_underlying(b);
+	int fd = (int)bufferevent_getfd(b), one = 1;
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+				 sizeof(one));
 }

@@ -17,6 +17,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -302,6 +304,10 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	/* replies are small and awaited: never let Nagle hold them back
+	 * (a client's delayed ACK would cost 40 ms per exchange) */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	bev = accepted_bev(ll, fd);
 	if (bev != NULL)
 		ll->l->cb(ll->loop, bev, &info, ll->l->ctx);
