@@ -17,7 +17,7 @@ PKGS    := libevent libevent_openssl libevent_pthreads openssl libpq hiredis ini
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread \
-           -Ilibmailcore/include -Itenants/include
+           -Ilibmailcore/include -Itenants/include -Iapi/include
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -30,6 +30,11 @@ LIB_SRC  := $(sort $(wildcard libmailcore/src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 TEN_SRC  := $(sort $(wildcard tenants/src/*.c))
 TEN_OBJ  := $(TEN_SRC:%.c=$(B)/obj/%.o)
+API_SRC  := $(sort $(wildcard api/src/*.c))
+API_OBJ  := $(API_SRC:%.c=$(B)/obj/%.o)
+# CivetWeb (no .pc file) and libcsv: only mc-webd and the tenants library.
+WEBLIBS  := -lcivetweb -ldl
+CSVLIBS  := -lcsv
 SCHEMA   := $(sort $(wildcard schema/[0-9][0-9][0-9][0-9]_*.sql))
 SCHEMA_C := $(B)/gen/mc-schema-data.c
 SCHEMA_O := $(B)/obj/gen/mc-schema-data.o
@@ -44,7 +49,8 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(B)/lib/libmailcore.a $(B)/lib/libmailcore.so $(B)/lib/mailcore.pc $(BINS) $(UNIT_BINS)
+build: $(B)/lib/libmailcore.a $(B)/lib/libmailcore.so $(B)/lib/mailcore.pc $(BINS) $(UNIT_BINS) \
+       $(B)/lib/mailcore/libssl.so
 
 deps:
 	@ops/deps.sh
@@ -83,24 +89,40 @@ $(B)/lib/mailcore.pc: ops/mailcore.pc.in Makefile
 	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
 
-# Each frontend is the files of its directory linked against the static library.
+$(B)/lib/libmcapi.a: $(API_OBJ)
+	@mkdir -p $(@D)
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+# CivetWeb loads OpenSSL with dlopen("libssl.so") and wants the 1.1 API's
+# SSL_get_peer_certificate, which OpenSSL 3 only has as a macro. mc-webd
+# loads this shim (named libssl.so, linked to the real libssl) first, so
+# CivetWeb's dlopen finds it (frontends/webd/sslshim/README).
+$(B)/lib/mailcore/libssl.so: frontends/webd/sslshim/shim.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -Wl,-soname,libssl.so \
+	    -o $@ $< -Wl,--no-as-needed -lssl -lcrypto
+
+# Each frontend is the files of its directory linked against the static
+# libraries; $(3) are its extra libraries.
 define frontend
-$(B)/bin/$(1): $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard frontends/$(2)/*.c)) $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
+$(B)/bin/$(1): $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard frontends/$(2)/*.c)) $(4) $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	@$$(CC) $$(LDFLAGS) -pthread -o $$@ $$^ $$(DEPLIBS)
+	@$$(CC) $$(LDFLAGS) -pthread -o $$@ $$^ $$(DEPLIBS) $(3)
 endef
 $(eval $(call frontend,mc-smtpd,smtpd))
 $(eval $(call frontend,mc-imapd,imapd))
 $(eval $(call frontend,mc-pop3d,pop3d))
 $(eval $(call frontend,mc-deliverd,deliverd))
-$(eval $(call frontend,mc-webd,webd))
-$(eval $(call frontend,mailctl,mailctl))
+$(eval $(call frontend,mc-webd,webd,$(WEBLIBS) $(CSVLIBS),$(B)/lib/libmcapi.a))
+$(eval $(call frontend,mailctl,mailctl,$(CSVLIBS)))
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/obj/tests/unit/mc-test.o $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) -lcmocka
+	@$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) $(CSVLIBS) -lcmocka
 
 unit: all
 	@tests/run-unit.sh $(B)/tests $(B)/results && tests/summary.py $(B)/results
@@ -124,6 +146,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include/mailcore $(DESTDIR)$(PREFIX)/share/mailcore/schema
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/mailcore
+	install -m 755 $(B)/lib/mailcore/libssl.so $(DESTDIR)$(PREFIX)/lib/mailcore/
 	install -m 644 $(B)/lib/libmailcore.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/lib/libmailcore.so $(DESTDIR)$(PREFIX)/lib/libmailcore.so.$(VERSION)
 	ln -sf libmailcore.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmailcore.so.0
@@ -133,7 +157,8 @@ install: all
 	install -m 644 $(SCHEMA) $(DESTDIR)$(PREFIX)/share/mailcore/schema/
 
 fmt:
-	clang-format -i $(LIB_SRC) $(TEN_SRC) libmailcore/include/mailcore/*.h frontends/*/*.c tests/unit/*.c
+	clang-format -i $(LIB_SRC) $(TEN_SRC) $(API_SRC) libmailcore/include/mailcore/*.h \
+	    tenants/include/mailcore/*.h frontends/*/*.c tests/unit/*.c
 
 clean:
 	rm -rf build build-san

@@ -14,6 +14,9 @@ enum mc_error_class {
 	MC_ERR_NOTFOUND,  /* the named object does not exist */
 	MC_ERR_EXISTS,	  /* duplicate: the object already exists */
 	MC_ERR_INVALID,	  /* bad input: syntax, range, unknown key */
+	MC_ERR_DENIED,	  /* not allowed: role, credentials, policy */
+	MC_ERR_LIMIT,	  /* a configured limit would be exceeded */
+	MC_ERR_STALE,	  /* the object changed since the caller read it */
 };
 
 /* A caller-owned error slot. Functions that can fail take a
@@ -34,7 +37,8 @@ void mc_error_reset(struct mc_error *err, enum mc_error_class cls,
 void mc_error_prefix(struct mc_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool mc_error_is_temporary(const struct mc_error *err);
-/* "temporary", "permanent", "not found", "exists", "invalid", "none". */
+/* "temporary", "permanent", "not found", "exists", "invalid", "denied",
+ * "limit", "stale", "none". */
 const char *mc_error_class_name(enum mc_error_class cls);
 /* sysexits-style process exit code for a class: 75 (TEMPFAIL) for
  * temporary, 1 otherwise, 0 for none. */

@@ -58,6 +58,11 @@ typedef int mc_pg_txn_fn(struct mc_pg *pg, void *ctx, struct mc_error *err);
 int mc_pg_transaction(struct mc_pg *pg, mc_pg_txn_fn *fn, void *ctx,
 		      struct mc_error *err);
 
+/* The SQLSTATE the schema's limit triggers raise (mc_limit_fail): the
+ * error is MC_ERR_LIMIT and its message is the DETAIL, a JSON object
+ * {"limit", "level", "name", "max"}. */
+#define MC_PG_SQLSTATE_LIMIT "MC001"
+
 /* The error class of an SQLSTATE ("23505" -> MC_ERR_EXISTS, ...). */
 enum mc_error_class mc_pg_sqlstate_class(const char *sqlstate);
 /* Sets err from a failed result (or the connection when res is NULL). */

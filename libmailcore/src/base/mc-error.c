@@ -95,6 +95,12 @@ const char *mc_error_class_name(enum mc_error_class cls)
 		return "exists";
 	case MC_ERR_INVALID:
 		return "invalid";
+	case MC_ERR_DENIED:
+		return "denied";
+	case MC_ERR_LIMIT:
+		return "limit";
+	case MC_ERR_STALE:
+		return "stale";
 	}
 	return "unknown";
 }

@@ -477,6 +477,8 @@ enum mc_error_class mc_pg_sqlstate_class(const char *s)
 	}
 	if (strcmp(s, "23505") == 0)
 		return MC_ERR_EXISTS;
+	if (strcmp(s, MC_PG_SQLSTATE_LIMIT) == 0)
+		return MC_ERR_LIMIT;
 	if (strcmp(s, "23503") == 0)
 		return MC_ERR_NOTFOUND;
 	if (strncmp(s, "23", 2) == 0 || strncmp(s, "22", 2) == 0)
@@ -489,7 +491,7 @@ enum mc_error_class mc_pg_sqlstate_class(const char *s)
 void mc_pg_error_from_result(struct mc_pg *pg, const PGresult *res,
 			     struct mc_error *err)
 {
-	const char *state = NULL, *primary = NULL;
+	const char *state = NULL, *primary = NULL, *detail = NULL;
 	bool bad = pg == NULL || !mc_pg_is_connected(pg);
 	enum mc_error_class cls;
 	char msg[400];
@@ -499,6 +501,7 @@ void mc_pg_error_from_result(struct mc_pg *pg, const PGresult *res,
 		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		if (primary == NULL)
 			primary = PQresultErrorMessage(res);
+		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	}
 	if ((primary == NULL || *primary == '\0') && pg != NULL &&
 	    pg->conn != NULL)
@@ -510,6 +513,10 @@ void mc_pg_error_from_result(struct mc_pg *pg, const PGresult *res,
 	cls = state != NULL ? mc_pg_sqlstate_class(state) : MC_ERR_PERMANENT;
 	if (bad || (state == NULL && res == NULL))
 		cls = MC_ERR_TEMPORARY;
+	if (cls == MC_ERR_LIMIT && detail != NULL) {
+		mc_error_set(err, cls, "%s", detail);
+		return;
+	}
 	mc_error_set(err, cls, "database: %s",
 		     msg[0] != '\0' ? msg : "unknown error");
 }
