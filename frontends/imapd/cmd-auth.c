@@ -215,13 +215,16 @@ struct login_job {
 	char *login, *password;
 	const char *ip;
 	const struct mc_login_throttle *throttle;
+	const struct mc_policy_settings *policy;
 	enum login_verdict verdict;
 	struct mc_directory_login user;
 	struct mc_error err;
 };
 
-/* Looks the login up and verifies the password. */
-static enum login_verdict check_password(struct mc_pg *pg, struct login_job *j)
+/* Looks the login up, verifies the password, then asks the effective
+ * policy (the user's switch and its domain's policies) about IMAP. */
+static enum login_verdict
+check_password(struct mc_pg *pg, struct mc_redis *redis, struct login_job *j)
 {
 	int found =
 		mc_directory_login(pg, j->pool, j->login, &j->user, &j->err);
@@ -230,7 +233,9 @@ static enum login_verdict check_password(struct mc_pg *pg, struct login_job *j)
 	struct mc_error err = {0};
 	if (mc_password_verify(j->password, j->user.password_hash, &err) != 1)
 		return LOGIN_BAD;
-	return j->user.protocols & MC_DIR_PROTO_IMAP ? LOGIN_OK : LOGIN_NO_IMAP;
+	int ok = mc_policy_allows(pg, redis, j->policy, j->user.tenant_id,
+				  j->user.user_id, MC_DIR_PROTO_IMAP, &j->err);
+	return ok < 0 ? LOGIN_TEMPFAIL : ok ? LOGIN_OK : LOGIN_NO_IMAP;
 }
 
 /* Worker: the throttle, then the password; failures are counted. */
@@ -244,7 +249,7 @@ static void login_work(struct mc_worker *worker, void *ctx)
 		j->verdict = LOGIN_BLOCKED;
 		return;
 	}
-	j->verdict = check_password(mc_service_worker_pg(worker), j);
+	j->verdict = check_password(mc_service_worker_pg(worker), redis, j);
 	if (j->verdict == LOGIN_BAD)
 		mc_login_throttle_failed(redis, j->throttle, j->ip, j->login);
 	else if (j->verdict == LOGIN_OK)
@@ -351,6 +356,7 @@ static void start_login(struct command *cmd, const char *login,
 	j->password = mc_pstrndup(pool, password, password_len);
 	j->ip = mc_pstrdup(pool, cmd->s->ip);
 	j->throttle = &cmd->s->d->throttle;
+	j->policy = &cmd->s->d->policy;
 	if (!cmd_job(cmd, login_work, login_done, j))
 		mc_pool_destroy(&pool);
 }

@@ -19,6 +19,7 @@
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-mailbox.h"
+#include "mailcore/mc-policy.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-service.h"
@@ -45,6 +46,7 @@ struct imapd {
 	struct mc_cidr proxy_nets[MC_ADDR_NETS_MAX];
 	size_t proxy_nets_count;
 	struct mc_login_throttle throttle;
+	struct mc_policy_settings policy; /* server defaults ([policy]) */
 };
 
 enum imap_state {

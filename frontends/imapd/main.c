@@ -48,6 +48,7 @@ static void load_settings(struct imapd *d, const struct mc_config *cfg)
 			       d->proxy_nets, MC_ADDR_NETS_MAX, NULL);
 	d->proxy_nets_count = n > 0 ? (size_t)n : 0;
 	mc_login_throttle_from_config(cfg, &d->throttle);
+	mc_policy_settings_from_config(cfg, &d->policy);
 }
 
 /* mc_loop_stop_fn: the notice thread goes first, then every session

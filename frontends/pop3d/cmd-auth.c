@@ -32,8 +32,10 @@ struct auth_job {
 	struct mc_error err;
 };
 
-/* Worker: the user and its password; AUTH, SYS_TEMP or NONE. */
-static enum mc_pop3_code check_login(struct mc_pg *pg, struct auth_job *j)
+/* Worker: the user and its password, then the effective policy's
+ * protocols; AUTH, SYS_TEMP, SYS_PERM or NONE. */
+static enum mc_pop3_code check_login(struct mc_pg *pg, struct mc_redis *redis,
+				     struct auth_job *j)
 {
 	if (j->authzid[0] != '\0' && strcasecmp(j->authzid, j->user) != 0)
 		return MC_POP3_CODE_AUTH; /* no proxy authorization */
@@ -45,7 +47,11 @@ static enum mc_pop3_code check_login(struct mc_pg *pg, struct auth_job *j)
 	if (found == 0 ||
 	    mc_password_verify(j->password, j->login.password_hash, &err) != 1)
 		return MC_POP3_CODE_AUTH;
-	if ((j->login.protocols & MC_DIR_PROTO_POP3) == 0) {
+	int ok = mc_policy_allows(pg, redis, &j->d->policy, j->login.tenant_id,
+				  j->login.user_id, MC_DIR_PROTO_POP3, &j->err);
+	if (ok < 0)
+		return MC_POP3_CODE_SYS_TEMP;
+	if (ok == 0) {
 		mc_error_set(&j->err, MC_ERR_PERMANENT,
 			     "POP3 access is disabled for this account");
 		return MC_POP3_CODE_SYS_PERM;
@@ -95,7 +101,7 @@ static void auth_work(struct mc_worker *worker, void *ctx)
 		j->code = MC_POP3_CODE_SYS_TEMP;
 		return;
 	}
-	j->code = check_login(pg, j);
+	j->code = check_login(pg, redis, j);
 	if (j->code == MC_POP3_CODE_AUTH)
 		mc_login_throttle_failed(redis, &j->d->throttle, j->ip,
 					 j->user);

@@ -27,6 +27,7 @@ static int pop3d_start(struct mc_service *service)
 		d->plain_auth_nets, MC_ADDR_NETS_MAX, NULL);
 	d->plain_auth_nets_count = n > 0 ? (size_t)n : 0;
 	mc_login_throttle_from_config(cfg, &d->throttle);
+	mc_policy_settings_from_config(cfg, &d->policy);
 	d->blobs = mc_service_blobs_from_config(cfg, &err);
 	if (d->blobs == NULL) {
 		mc_log_error("blob store: %s", err.msg);

@@ -17,6 +17,7 @@
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-mailbox.h"
+#include "mailcore/mc-policy.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-pop3-server.h"
 #include "mailcore/mc-service.h"
@@ -31,6 +32,7 @@ struct pop3d {
 	struct mc_cidr plain_auth_nets[MC_ADDR_NETS_MAX];
 	size_t plain_auth_nets_count;
 	struct mc_login_throttle throttle;
+	struct mc_policy_settings policy; /* server defaults ([policy]) */
 };
 
 /* One message of the maildrop. */

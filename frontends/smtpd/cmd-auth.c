@@ -25,14 +25,17 @@ struct auth_job {
 	struct mc_pool *pool; /* secure: holds the password */
 	const char *authcid, *authzid, *password, *ip;
 	const struct mc_login_throttle *throttle;
+	const struct mc_policy_settings *policy;
 	/* results */
 	enum auth_verdict verdict;
 	struct mc_directory_login login;
 	struct mc_error err;
 };
 
-/* Looks the login up and verifies the password. */
-static enum auth_verdict check_password(struct mc_pg *pg, struct auth_job *j)
+/* Looks the login up, verifies the password, then asks the effective
+ * policy (the user's switch and its domain's policies) about SMTP. */
+static enum auth_verdict
+check_password(struct mc_pg *pg, struct mc_redis *redis, struct auth_job *j)
 {
 	if (j->authzid[0] != '\0' && strcasecmp(j->authzid, j->authcid) != 0)
 		return AUTH_BAD; /* no proxy authorization */
@@ -43,7 +46,9 @@ static enum auth_verdict check_password(struct mc_pg *pg, struct auth_job *j)
 	struct mc_error err = {0};
 	if (mc_password_verify(j->password, j->login.password_hash, &err) != 1)
 		return AUTH_BAD;
-	return j->login.protocols & MC_DIR_PROTO_SMTP ? AUTH_OK : AUTH_NO_SMTP;
+	int ok = mc_policy_allows(pg, redis, j->policy, j->login.tenant_id,
+				  j->login.user_id, MC_DIR_PROTO_SMTP, &j->err);
+	return ok < 0 ? AUTH_TEMPFAIL : ok ? AUTH_OK : AUTH_NO_SMTP;
 }
 
 /* Worker: the throttle, then the password; failures are counted. */
@@ -57,7 +62,7 @@ static void auth_work(struct mc_worker *worker, void *ctx)
 		j->verdict = AUTH_BLOCKED;
 		return;
 	}
-	j->verdict = check_password(mc_service_worker_pg(worker), j);
+	j->verdict = check_password(mc_service_worker_pg(worker), redis, j);
 	if (j->verdict == AUTH_BAD)
 		mc_login_throttle_failed(redis, j->throttle, j->ip, j->authcid);
 	else if (j->verdict == AUTH_OK)
@@ -133,6 +138,7 @@ void cmd_auth(void *ctx, struct mc_smtp_server *smtp,
 	j->password = mc_pstrndup(pool, auth->password, auth->password_len);
 	j->ip = mc_pstrdup(pool, s->ip);
 	j->throttle = &s->d->throttle;
+	j->policy = &s->d->policy;
 	if (!job_submit(s, auth_work, auth_done, j)) {
 		mc_pool_destroy(&pool);
 		mc_smtp_server_reply(smtp, 454, "4.7.0",

@@ -1,16 +1,37 @@
 /* cmd-mail: MAIL FROM starts a transaction. An authenticated client may
  * only use an envelope sender it owns or was granted (553 5.7.1); the
- * null sender is allowed (MDNs, vacation notices). */
+ * null sender is allowed (MDNs, vacation notices). Its effective policy
+ * (mc-policy) is resolved here for the whole transaction: the daily
+ * sending limits and the message size are checked now, internal_only at
+ * RCPT, attachments at the end of DATA.
+ *
+ * A reached daily limit is 451 4.7.1, not 550 5.7.1: the condition ends
+ * by itself at the next UTC midnight, so the message is not undeliverable
+ * and must not bounce; a client relaying through us (a queueing MTA or an
+ * MUA's outbox) keeps it and retries, and the check is one Redis read. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "mailcore/mc-redis.h"
 #include "smtpd.h"
+
+enum mail_verdict {
+	MAIL_OK = 0,
+	MAIL_NOT_OWNER, /* 553 5.7.1 */
+	MAIL_TEMPFAIL,	/* 451 4.3.0 */
+	MAIL_DAILY,	/* daily sending limit reached: 451 4.7.1 */
+	MAIL_TOO_BIG,	/* SIZE= over the account's message size: 552 */
+};
 
 struct mail_job {
 	struct trans *t;
 	int64_t tenant_id, user_id;
-	int verdict; /* 1 allowed, 0 not, -1 temporary */
+	const struct mc_policy_settings *set;
+	enum mail_verdict verdict;
+	struct mc_policy policy;
+	bool counters_down; /* Redis failed: sent anyway (fail open) */
 	struct mc_error err;
 };
 
@@ -52,13 +73,74 @@ void trans_free(struct trans **tp)
 	mc_pool_destroy(&t->pool);
 }
 
-/* Worker: may the user send as this address? */
+/* Worker: the size and daily limits of the resolved policy. A Redis
+ * outage lets the message through (logged): it must neither block
+ * sending nor bounce. */
+static enum mail_verdict check_limits(struct mc_redis *redis,
+				      struct mail_job *j)
+{
+	const struct mc_policy *p = &j->policy;
+	uint64_t sent, bytes;
+	if (p->message_bytes > 0 && j->t->size_hint > p->message_bytes)
+		return MAIL_TOO_BIG;
+	if (p->daily_send_count == 0 && p->daily_send_bytes == 0)
+		return MAIL_OK;
+	if (mc_policy_send_usage(redis, j->tenant_id, j->user_id, time(NULL),
+				 &sent, &bytes, &j->err) < 0) {
+		j->counters_down = true;
+		return MAIL_OK;
+	}
+	return mc_policy_send_exhausted(p, sent, bytes) ? MAIL_DAILY : MAIL_OK;
+}
+
+/* Worker: may the user send as this address, and send at all today? */
 static void mail_work(struct mc_worker *worker, void *ctx)
 {
 	struct mail_job *j = ctx;
-	j->verdict = mc_directory_may_send_as(mc_service_worker_pg(worker),
-					      j->tenant_id, j->user_id,
-					      j->t->sender, &j->err);
+	struct mc_pg *pg = mc_service_worker_pg(worker);
+	struct mc_redis *redis = mc_service_worker_redis(worker);
+	int owned =
+		j->t->sender[0] == '\0'
+			? 1
+			: mc_directory_may_send_as(pg, j->tenant_id, j->user_id,
+						   j->t->sender, &j->err);
+	if (owned <= 0) {
+		j->verdict = owned < 0 ? MAIL_TEMPFAIL : MAIL_NOT_OWNER;
+		return;
+	}
+	int found = mc_policy_resolve(pg, redis, j->set, j->tenant_id,
+				      j->user_id, &j->policy, &j->err);
+	if (found == 0)
+		mc_error_set(&j->err, MC_ERR_TEMPORARY, "the user is gone");
+	j->verdict = found <= 0 ? MAIL_TEMPFAIL : check_limits(redis, j);
+}
+
+/* Loop: the refusal of MAIL, which ends the transaction. */
+static void mail_refuse(struct session *s, struct mail_job *j)
+{
+	if (j->verdict == MAIL_NOT_OWNER) {
+		mc_logc(&s->log, MC_LOG_NOTICE, "sender %s not owned by %s",
+			j->t->sender, s->user.address);
+		mc_smtp_server_reply(s->smtp, 553, "5.7.1",
+				     "Sender address rejected: not owned by "
+				     "the authenticated user");
+	} else if (j->verdict == MAIL_DAILY) {
+		mc_logc(&s->log, MC_LOG_NOTICE, "daily sending limit of %s",
+			s->user.address);
+		mc_smtp_server_reply(s->smtp, 451, "4.7.1",
+				     "daily sending limit reached, try "
+				     "tomorrow");
+	} else if (j->verdict == MAIL_TOO_BIG) {
+		mc_smtp_server_reply(s->smtp, 552, "5.3.4",
+				     "Message size exceeds this account's "
+				     "limit");
+	} else {
+		mc_logc(&s->log, MC_LOG_WARNING, "sender checks: %s",
+			j->err.msg);
+		mc_smtp_server_reply(s->smtp, 451, "4.3.0",
+				     SMTPD_TEMPFAIL_TEXT);
+	}
+	trans_free(&s->trans);
 }
 
 /* Loop: answer MAIL. */
@@ -66,23 +148,16 @@ static void mail_done(struct session *s, void *ctx)
 {
 	struct mail_job *j = ctx;
 	if (s != NULL) {
-		if (j->verdict > 0) {
-			mc_smtp_server_accept(s->smtp);
-		} else if (j->verdict == 0) {
-			mc_logc(&s->log, MC_LOG_NOTICE,
-				"sender %s not owned by %s", j->t->sender,
-				s->user.address);
-			mc_smtp_server_reply(
-				s->smtp, 553, "5.7.1",
-				"Sender address rejected: not owned by the "
-				"authenticated user");
-			trans_free(&s->trans);
-		} else {
-			mc_logc(&s->log, MC_LOG_WARNING, "send-as check: %s",
+		if (j->counters_down)
+			mc_logc(&s->log, MC_LOG_WARNING,
+				"daily counters unavailable, not enforced: %s",
 				j->err.msg);
-			mc_smtp_server_reply(s->smtp, 451, "4.3.0",
-					     SMTPD_TEMPFAIL_TEXT);
-			trans_free(&s->trans);
+		if (j->verdict == MAIL_OK) {
+			s->trans->policed = true;
+			s->trans->policy = j->policy;
+			mc_smtp_server_accept(s->smtp);
+		} else {
+			mail_refuse(s, j);
 		}
 		session_pump(s);
 	}
@@ -95,7 +170,7 @@ void cmd_mail(void *ctx, struct mc_smtp_server *smtp,
 	struct session *s = ctx;
 	trans_free(&s->trans);
 	s->trans = trans_new(s, mail);
-	if (!s->user.ok || s->trans->sender[0] == '\0') {
+	if (!s->user.ok) {
 		mc_smtp_server_accept(smtp);
 		return;
 	}
@@ -103,6 +178,7 @@ void cmd_mail(void *ctx, struct mc_smtp_server *smtp,
 	j->t = s->trans;
 	j->tenant_id = s->user.tenant_id;
 	j->user_id = s->user.user_id;
+	j->set = &s->d->policy;
 	if (!job_submit(s, mail_work, mail_done, j)) {
 		free(j);
 		mc_smtp_server_reply(smtp, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);

@@ -3,7 +3,9 @@
  * authenticated clients, the provider's relay networks, or a tenant's own
  * networks sending as that tenant's domains), the quota (452 4.2.2, or
  * 552 5.2.2 where the domain asks) and the domain's size limit against MAIL
- * SIZE=. A lookup that cannot be made is 451 4.3.0: never a bounce. */
+ * SIZE=. A sender whose policy is internal_only may only reach its own
+ * tenant's domains (550 5.7.1). A lookup that cannot be made is 451
+ * 4.3.0: never a bounce. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@ struct rcpt_job {
 	struct smtpd *d;
 	const char *ip, *sender_domain;
 	bool authed, relay_net;
+	bool internal_only; /* the sender's policy */
 	int64_t user_tenant;
 	uint64_t size_hint;
 	/* the answer */
@@ -126,7 +129,10 @@ static void rcpt_work(struct mc_worker *worker, void *ctx)
 	struct mc_redis *redis = mc_service_worker_redis(worker);
 	int r = mc_directory_resolve(pg, redis, &j->d->dir, j->r->pool,
 				     j->r->address, &j->r->res, &j->err);
-	if (r == 0 && j->r->res.status == MC_DIR_NOT_LOCAL)
+	if (r == 0 && j->internal_only && j->r->res.tenant_id != j->user_tenant)
+		answer(j, 550, "5.7.1",
+		       "this account may only send to internal recipients");
+	else if (r == 0 && j->r->res.status == MC_DIR_NOT_LOCAL)
 		r = decide_remote(pg, j);
 	else if (r == 0 && j->r->res.status == MC_DIR_OK)
 		decide_local(j);
@@ -195,6 +201,8 @@ static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
 		.sender_domain = mc_pstrdup(pool, at != NULL ? at + 1 : ""),
 		.authed = s->user.ok,
 		.user_tenant = s->user.tenant_id,
+		.internal_only = s->user.ok && s->trans->policed &&
+				 s->trans->policy.internal_only,
 		.relay_net = mc_cidr_list_match(
 			s->d->relay_nets, s->d->relay_nets_count, &s->remote),
 		.size_hint = s->trans->size_hint,

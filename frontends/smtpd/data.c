@@ -4,7 +4,12 @@
  * never touches the disk and memory stays bounded: past SPOOL_BACKLOG
  * the session stops reading until the disk catches up. At the end one
  * job makes the blob durable, then commits every row (mc-store) before
- * the 250 goes out; any failure on the way is a 4xx and loses nothing. */
+ * the 250 goes out; any failure on the way is a 4xx and loses nothing.
+ * For an authenticated sender the policy resolved at MAIL applies too:
+ * its message size, its attachment limit (an mc-policy scanner rides
+ * along with the MIME analysis; over it: 552 5.3.4, nothing stored), and
+ * each accepted message counts once, with its size, toward its daily
+ * sending limits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,8 @@ struct spool {
 	struct smtpd *d;
 	struct mc_blob_writer *writer;
 	struct mc_message *msg;
+	struct mc_policy_attach *attach; /* NULL: no attachment limit */
+	uint64_t attach_limit;
 	struct mc_buf pending;	/* loop side: bytes for the next job */
 	struct mc_buf inflight; /* job side: bytes being written */
 	bool busy;		/* a job owns writer, msg and inflight */
@@ -37,6 +44,7 @@ struct deliver_job {
 	const char *client_ip, *auth_user;
 	struct mc_pool *pool;
 	struct delivery_outcome out;
+	const char *count_error; /* the daily counter could not be bumped */
 };
 
 static void write_done(struct session *s, void *ctx);
@@ -50,6 +58,7 @@ static void spool_destroy(struct mc_worker *worker, void *ctx)
 	(void)worker;
 	mc_blob_writer_abort(&sp->writer);
 	mc_message_destroy(&sp->msg);
+	mc_policy_attach_destroy(&sp->attach);
 	mc_buf_free(&sp->pending);
 	mc_buf_free(&sp->inflight);
 	free(sp);
@@ -89,6 +98,9 @@ static void spool_write(struct spool *sp)
 		sp->failed = true;
 	else
 		mc_message_feed(sp->msg, sp->inflight.data, sp->inflight.len);
+	if (!sp->failed && sp->attach != NULL)
+		mc_policy_attach_feed(sp->attach, sp->inflight.data,
+				      sp->inflight.len);
 	mc_buf_clear(&sp->inflight);
 }
 
@@ -161,6 +173,10 @@ static struct spool *spool_new(struct session *s)
 	mc_buf_init(&sp->inflight, NULL, 0);
 	clock_gettime(CLOCK_MONOTONIC, &sp->started);
 	struct trans *t = s->trans;
+	if (t->policed && t->policy.attachment_max_bytes > 0) {
+		sp->attach_limit = t->policy.attachment_max_bytes;
+		sp->attach = mc_policy_attach_create(sp->attach_limit);
+	}
 	const char *version = NULL, *cipher = NULL;
 	if (s->conn != NULL)
 		(void)mc_conn_tls(s->conn, &version, &cipher);
@@ -213,6 +229,15 @@ void data_end(void *ctx, struct mc_smtp_server *smtp,
 	s->in_data = false;
 	session_timeouts(s);
 	uint64_t limit = s->trans != NULL ? domain_size_limit(s->trans) : 0;
+	uint64_t own = s->trans != NULL && s->trans->policed
+			       ? s->trans->policy.message_bytes
+			       : 0;
+	if (sp != NULL && own > 0 && msg->size > own) {
+		mc_smtp_server_reply(smtp, 552, "5.3.4",
+				     "Message size exceeds this account's "
+				     "limit");
+		return;
+	}
 	if (sp == NULL || (limit > 0 && msg->size > limit)) {
 		mc_smtp_server_reply(smtp, 552, "5.3.4",
 				     "Message size exceeds the recipient's "
@@ -224,6 +249,52 @@ void data_end(void *ctx, struct mc_smtp_server *smtp,
 		submit_final(s, sp);
 }
 
+/* A file name fit for a reply line: printable ASCII, at most 100. */
+static const char *reply_safe(struct mc_pool *pool, const char *name)
+{
+	char *s = mc_pstrndup(pool, name, 100);
+	for (char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return s;
+}
+
+/* Worker: true (with the 552) when an attachment is over the sender's
+ * limit; the blob is then never finished, so nothing is stored. */
+static bool attachment_refused(struct deliver_job *j, struct spool *sp)
+{
+	const char *name;
+	uint64_t size;
+	if (sp->attach == NULL ||
+	    !mc_policy_attach_finish(sp->attach, &name, &size))
+		return false;
+	j->out.code = 552;
+	j->out.enh = "5.3.4";
+	j->out.text = mc_psprintf(j->pool,
+				  "attachment %s%stoo large "
+				  "(limit %llu bytes)",
+				  reply_safe(j->pool, name),
+				  name[0] != '\0' ? " " : "",
+				  (unsigned long long)sp->attach_limit);
+	j->out.error =
+		mc_psprintf(j->pool, "%llu bytes", (unsigned long long)size);
+	return true;
+}
+
+/* Worker: counts an accepted message toward the sender's daily limits
+ * (one message, its size); a Redis outage is logged, never an error. */
+static void count_sent(struct mc_worker *worker, struct deliver_job *j)
+{
+	const struct trans *t = j->t;
+	struct mc_error err = {0};
+	if (!t->policed || j->out.code != 250)
+		return;
+	if (mc_policy_send_record(mc_service_worker_redis(worker),
+				  t->policy.tenant_id, t->policy.user_id,
+				  time(NULL), j->out.size, &err) < 0)
+		j->count_error = mc_pstrdup(j->pool, err.msg);
+}
+
 /* Worker: the last bytes, the durable blob, then the rows. */
 static void final_work(struct mc_worker *worker, void *ctx)
 {
@@ -231,6 +302,8 @@ static void final_work(struct mc_worker *worker, void *ctx)
 	struct spool *sp = j->sp;
 	char hash[MC_BLOB_HASH_LEN + 1];
 	spool_write(sp);
+	if (!sp->failed && attachment_refused(j, sp))
+		return;
 	if (!sp->failed &&
 	    mc_blob_writer_finish(&sp->writer, hash, &sp->err) < 0)
 		sp->failed = true;
@@ -245,6 +318,7 @@ static void final_work(struct mc_worker *worker, void *ctx)
 	}
 	deliver_commit(worker, j->pool, j->t, j->client_ip, j->auth_user, hash,
 		       mc_message_finish(sp->msg), &j->out);
+	count_sent(worker, j);
 }
 
 /* Milliseconds since t. */
@@ -262,6 +336,10 @@ static void final_done(struct session *s, void *ctx)
 	struct deliver_job *j = ctx;
 	struct spool *sp = j->sp;
 	sp->busy = false;
+	if (s != NULL && j->count_error != NULL)
+		mc_logc(&s->log, MC_LOG_WARNING,
+			"message %s not counted toward daily limits: %s",
+			j->t->id, j->count_error);
 	if (s != NULL) {
 		if (j->out.code / 100 == 2)
 			mc_logc(&s->log, MC_LOG_INFO,

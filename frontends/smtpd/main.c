@@ -50,6 +50,7 @@ static void load_settings(struct smtpd *d, const struct mc_config *cfg)
 		(unsigned)mc_config_duration_ms(cfg, "smtpd", "data_timeout");
 	d->vrfy = mc_config_bool(cfg, "smtpd", "vrfy");
 	mc_login_throttle_from_config(cfg, &d->throttle);
+	mc_policy_settings_from_config(cfg, &d->policy);
 	d->relay_nets_count = nets(cfg, "relay_networks", d->relay_nets);
 	d->plain_auth_nets_count =
 		nets(cfg, "plaintext_auth_networks", d->plain_auth_nets);

@@ -17,6 +17,7 @@
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-message.h"
+#include "mailcore/mc-policy.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-service.h"
@@ -42,6 +43,7 @@ struct smtpd {
 	size_t plain_auth_nets_count;
 	struct mc_directory_settings dir;
 	struct mc_login_throttle throttle;
+	struct mc_policy_settings policy; /* server defaults ([policy]) */
 	struct mc_message_settings msg;
 };
 
@@ -76,6 +78,9 @@ struct trans {
 	struct rcpt *rcpts, **rcpts_tail;
 	unsigned rcpts_count;
 	struct spool *spool;
+	/* an authenticated sender: its effective policy, resolved at MAIL */
+	bool policed;
+	struct mc_policy policy;
 };
 
 /* One client connection. */

@@ -117,6 +117,16 @@ const struct mc_config_key mc_config_keys[] = {
 	KEYR("directory", "cache_ttl", MC_CFG_DURATION, "60s", 0, 86400 * MS,
 	     "lifetime of cached address lookups in Redis; 0 = no cache"),
 
+	/* server defaults of user policies (mc-policy.h); 0 = unlimited */
+	KEY("policy", "attachment_max_bytes", MC_CFG_SIZE, "0",
+	    "largest decoded attachment a user may send; 0 = no limit"),
+	KEYR("policy", "daily_send_count", MC_CFG_INT, "0", 0, 1000000000,
+	     "messages a user may send per UTC day; 0 = no limit"),
+	KEY("policy", "daily_send_bytes", MC_CFG_SIZE, "0",
+	    "bytes a user may send per UTC day; 0 = no limit"),
+	KEY("policy", "internal_only", MC_CFG_BOOL, "no",
+	    "users may send only to their tenant's own domains"),
+
 	KEY("imapd", "listen", MC_CFG_ADDRS, "127.0.0.1:143",
 	    "IMAP listeners (STARTTLS)"),
 	KEY("imapd", "listen_tls", MC_CFG_ADDRS, "127.0.0.1:993",
@@ -161,6 +171,58 @@ const struct mc_config_key mc_config_keys[] = {
 	    "HTTPS listeners"),
 	KEY("webd", "tls_cert", MC_CFG_PATH, "", "certificate; empty = [tls]"),
 	KEY("webd", "tls_key", MC_CFG_PATH, "", "key; empty = [tls]"),
+	KEYR("webd", "threads", MC_CFG_INT, "16", 1, 1024,
+	     "CivetWeb worker threads (each with its own database "
+	     "connection)"),
+	KEY("webd", "ssl_shim", MC_CFG_PATH, "",
+	    "the OpenSSL 3 shim for CivetWeb; empty = "
+	    "<bindir>/../lib/mailcore/libssl.so"),
+	KEY("webd", "openapi", MC_CFG_PATH, "",
+	    "api/openapi.yaml served at /api/v1/openapi.yaml; empty = "
+	    "the installed or source copy"),
+	KEYR("webd", "maintain_interval", MC_CFG_DURATION, "1h", 1 * MS,
+	     7 * 86400 * MS, "how often maintenance runs (first 10 s after "
+	     "start)"),
 
+	/* DNS records hosted domains must publish (mc-dns-records) */
+	KEY("dns", "mx", MC_CFG_STRING, "",
+	    "MX hosts of hosted domains, \"10 mx1.example.net, 20 mx2...\"; "
+	    "empty = [server] hostname, priority 10"),
+	KEY("dns", "spf", MC_CFG_STRING, "",
+	    "full SPF text (\"v=spf1 ...\"); empty = \"v=spf1 mx\" + "
+	    "spf_include + spf_networks + \" -all\""),
+	KEY("dns", "spf_include", MC_CFG_STRING, "",
+	    "comma-separated domains for SPF include: mechanisms"),
+	KEY("dns", "spf_networks", MC_CFG_NETS, "",
+	    "networks for SPF ip4:/ip6: mechanisms"),
+	KEYE("dns", "dmarc_policy", "quarantine", "none|quarantine|reject",
+	     "DMARC p= of hosted domains"),
+	KEY("dns", "dmarc_rua", MC_CFG_STRING, "",
+	    "DMARC aggregate report mailbox; empty = dmarc-reports@DOMAIN"),
+	KEYE("dns", "mta_sts_mode", "testing", "testing|enforce",
+	     "MTA-STS policy mode"),
+	KEYR("dns", "mta_sts_max_age", MC_CFG_INT, "604800", 86400, 31557600,
+	     "MTA-STS policy max_age in seconds"),
+	KEY("dns", "tlsrpt_rua", MC_CFG_STRING, "",
+	    "TLS-RPT report mailbox; empty = tls-reports@DOMAIN"),
+	KEY("dns", "web_host", MC_CFG_STRING, "",
+	    "target of the mta-sts, autoconfig and autodiscover CNAMEs; "
+	    "empty = [server] hostname"),
+	KEY("dns", "imap_host", MC_CFG_STRING, "",
+	    "IMAPS SRV target; empty = [server] hostname"),
+	KEY("dns", "submission_host", MC_CFG_STRING, "",
+	    "submission(s) SRV target; empty = [server] hostname"),
+	KEY("dns", "pop3_host", MC_CFG_STRING, "",
+	    "POP3S SRV target; empty = [server] hostname"),
+	KEYR("dns", "imaps_port", MC_CFG_INT, "993", 1, 65535,
+	     "port in the _imaps._tcp SRV record"),
+	KEYR("dns", "submissions_port", MC_CFG_INT, "465", 1, 65535,
+	     "port in the _submissions._tcp SRV record"),
+	KEYR("dns", "submission_port", MC_CFG_INT, "587", 1, 65535,
+	     "port in the _submission._tcp SRV record"),
+	KEYR("dns", "pop3s_port", MC_CFG_INT, "995", 1, 65535,
+	     "port in the _pop3s._tcp SRV record"),
+	KEY("dns", "pop3", MC_CFG_BOOL, "yes",
+	    "publish the POP3S SRV record (POP3 offered)"),
 	{0},
 };
