@@ -119,10 +119,10 @@ $(eval $(call frontend,mc-deliverd,deliverd))
 $(eval $(call frontend,mc-webd,webd,$(WEBLIBS) $(CSVLIBS),$(B)/lib/libmcapi.a))
 $(eval $(call frontend,mailctl,mailctl,$(CSVLIBS)))
 
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/obj/tests/unit/mc-test.o $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/obj/tests/unit/mc-test.o $(B)/lib/libmcapi.a $(B)/lib/libmctenants.a $(B)/lib/libmailcore.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) $(CSVLIBS) -lcmocka
+	@$(CC) $(LDFLAGS) -pthread -o $@ $^ $(DEPLIBS) $(CSVLIBS) $(WEBLIBS) -lcmocka
 
 unit: all
 	@tests/run-unit.sh $(B)/tests $(B)/results && tests/summary.py $(B)/results

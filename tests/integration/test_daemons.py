@@ -54,13 +54,14 @@ def test_daemon_greets_on_every_listener_then_stops(stack, daemon, name):
 def test_webd_answers_problem_json_over_http_and_https(stack, daemon):
     daemon("mc-webd")
     for scheme, port, ctx in (("http", "http", None), ("https", "https", tls_context(stack))):
-        url = f"{scheme}://localhost:{stack.port(port)}/api/v1/tenants"
-        with pytest.raises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen(url, timeout=10, context=ctx)
-        assert e.value.code == 503
-        assert e.value.headers["Content-Type"] == "application/problem+json"
-        body = json.loads(e.value.read())
-        assert body["status"] == 503 and body["type"].startswith("https://")
+        for path, status in (("/api/v1/tenants", 401), ("/nothing", 404)):
+            url = f"{scheme}://localhost:{stack.port(port)}{path}"
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(url, timeout=10, context=ctx)
+            assert e.value.code == status
+            assert e.value.headers["Content-Type"] == "application/problem+json"
+            body = json.loads(e.value.read())
+            assert body["status"] == status and body["type"].startswith("https://")
 
 
 def test_deliverd_becomes_ready_and_stops(daemon):
