@@ -275,11 +275,13 @@ static void store_step(struct mc_worker *worker, struct append *a)
 	struct mc_store_delivery *d = mc_calloc(a->count, sizeof(*d));
 	for (size_t i = 0; i < a->count; i++) {
 		const struct amsg *m = &a->msgs[i];
-		l[i] = (struct mc_store_local){
-			a->owner.tenant_id, a->owner.user_id,
-			a->owner.domain_id, a->user,
-			a->info.name,	    m->flags,
-			m->keywords};
+		l[i] = (struct mc_store_local){.tenant_id = a->owner.tenant_id,
+					       .user_id = a->owner.user_id,
+					       .domain_id = a->owner.domain_id,
+					       .address = a->user,
+					       .mailbox = a->info.name,
+					       .flags = m->flags,
+					       .keywords = m->keywords};
 		d[i] = (struct mc_store_delivery){
 			.sha256 = m->hash,
 			.info = mc_message_finish(m->msg),

@@ -316,8 +316,8 @@ static void final_work(struct mc_worker *worker, void *ctx)
 		j->out.error = sp->err.msg;
 		return;
 	}
-	deliver_commit(worker, j->pool, j->t, j->client_ip, j->auth_user, hash,
-		       mc_message_finish(sp->msg), &j->out);
+	deliver_commit(worker, j->pool, j->t, &sp->d->dir, j->client_ip,
+		       j->auth_user, hash, mc_message_finish(sp->msg), &j->out);
 	count_sent(worker, j);
 }
 

@@ -1,7 +1,9 @@
 /* deliver: turns a finished transaction into one mc-store delivery: the
  * mailboxes of every accepted recipient (each user once, however many
  * addresses led to it) and the remote addresses for the outbound queue,
- * then the answer the client gets. Runs on a worker. */
+ * then the automatic BCC copies (bcc.c) of the same message in the same
+ * transaction (a copy for a user or address the message reaches anyway
+ * is not added), then the answer the client gets. Runs on a worker. */
 #include <stdio.h>
 #include <string.h>
 
@@ -69,11 +71,29 @@ static void add_rcpt(struct mc_store_delivery *d, struct mc_store_local *l,
 		add_remote(d, r, rc->res.tenant_id, rc->res.external[i], rc);
 }
 
-/* Sizes the recipient arrays and fills the delivery from t. */
-static void build(struct mc_pool *pool, const struct trans *t,
-		  struct mc_store_delivery *d)
+/* Adds the BCC copies to what the message reaches anyway. */
+static void add_copies(struct mc_store_delivery *d, struct mc_store_local *l,
+		       struct mc_store_remote *r, const struct bcc_copies *c)
 {
-	size_t locals = 0, remotes = 0;
+	for (size_t i = 0; i < c->local_count; i++) {
+		if (!has_user(l, d->local_count, c->local[i].user_id))
+			l[d->local_count++] = c->local[i];
+	}
+	for (size_t i = 0; i < c->remote_count; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < d->remote_count && !seen; j++)
+			seen = strcmp(r[j].address, c->remote[i].address) == 0;
+		if (!seen)
+			r[d->remote_count++] = c->remote[i];
+	}
+}
+
+/* Sizes the recipient arrays and fills the delivery from t and its
+ * copies. */
+static void build(struct mc_pool *pool, const struct trans *t,
+		  const struct bcc_copies *copies, struct mc_store_delivery *d)
+{
+	size_t locals = copies->local_count, remotes = copies->remote_count;
 	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
 		locals += rc->res.mailboxes_count;
 		remotes += rc->res.external_count + 1;
@@ -84,8 +104,24 @@ static void build(struct mc_pool *pool, const struct trans *t,
 		mc_palloc_array(pool, remotes + 1, sizeof(*r));
 	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next)
 		add_rcpt(d, l, r, rc);
+	add_copies(d, l, r, copies);
 	d->local = l;
 	d->remote = r;
+}
+
+/* Logs the copies the store could not take (quota): they are dropped,
+ * the message itself is delivered. */
+static void log_dropped(const struct trans *t,
+			const struct mc_store_delivery *d,
+			const struct mc_store_local_result *res)
+{
+	for (size_t i = 0; i < d->local_count; i++) {
+		if (d->local[i].copy && res[i].status != MC_STORE_DELIVERED)
+			mc_log_warning("message %s: BCC copy for %s dropped "
+				       "(status %d)",
+				       t->id, d->local[i].address,
+				       (int)res[i].status);
+	}
 }
 
 /* Sets the outcome. */
@@ -138,9 +174,10 @@ static void forget_usage(struct mc_redis *redis, struct mc_pool *pool,
 }
 
 void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
-		    const struct trans *t, const char *client_ip,
-		    const char *auth_user, const char *hash,
-		    const struct mc_message_info *info,
+		    const struct trans *t,
+		    const struct mc_directory_settings *dir,
+		    const char *client_ip, const char *auth_user,
+		    const char *hash, const struct mc_message_info *info,
 		    struct delivery_outcome *out)
 {
 	struct mc_store_delivery d = {
@@ -153,14 +190,21 @@ void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
 		.auth_user = auth_user,
 		.client_ip = client_ip,
 	};
-	build(pool, t, &d);
-	out->local = d.local_count;
-	out->remote = d.remote_count;
-	out->size = info->size;
-	struct mc_store_local_result *res =
-		mc_palloc_array(pool, d.local_count + 1, sizeof(*res));
+	struct bcc_copies copies;
 	struct mc_error err = {0};
 	bool committed = false;
+	out->size = info->size;
+	bool authed = auth_user != NULL;
+	if (bcc_copies(worker, dir, pool, t, authed, &copies, &err) < 0) {
+		outcome(out, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+		out->error = mc_psprintf(pool, "BCC rules: %s", err.msg);
+		return;
+	}
+	build(pool, t, &copies, &d);
+	out->local = d.local_count;
+	out->remote = d.remote_count;
+	struct mc_store_local_result *res =
+		mc_palloc_array(pool, d.local_count + 1, sizeof(*res));
 	if (mc_store_deliver(mc_service_worker_pg(worker), &d, res, &committed,
 			     &err) < 0) {
 		outcome(out, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
@@ -174,6 +218,8 @@ void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
 	struct mc_redis *redis = mc_service_worker_redis(worker);
 	mc_store_notify(redis, &d, res);
 	forget_usage(redis, pool, t);
+	mc_directory_forget(redis, copies.forget, copies.forget_count);
+	log_dropped(t, &d, res);
 	outcome(out, 250, "2.0.0",
 		mc_psprintf(pool, "OK: queued as %s", t->id));
 }

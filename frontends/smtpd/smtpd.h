@@ -2,7 +2,8 @@
  * session.c runs a connection (an mc_conn feeding the mc-smtp-server
  * state machine), job.c hands blocking work to the worker
  * pool, and one file per decision: cmd-auth.c, cmd-mail.c, cmd-rcpt.c,
- * data.c (spooling into a blob, then the delivery). */
+ * data.c (spooling into a blob, then the delivery), deliver.c and bcc.c
+ * (the rows, with the automatic BCC copies). */
 #ifndef SMTPD_H
 #define SMTPD_H
 
@@ -22,6 +23,7 @@
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-service.h"
 #include "mailcore/mc-smtp-server.h"
+#include "mailcore/mc-store.h"
 #include "mailcore/mc-str.h"
 #include "mailcore/mc-workers.h"
 
@@ -144,7 +146,26 @@ bool spool_backlogged(const struct trans *t);
 /* Drops a spool; its blob is removed off the loop. */
 void spool_free(struct spool **sp);
 
-/* deliver.c: the rows of a message whose blob (hash) is durable. */
+/* bcc.c: the automatic BCC copies of a transaction (all from pool):
+ * mailboxes and remote addresses marked as copies, and the targets whose
+ * cached lookups the delivery makes stale (they have a quota). */
+struct bcc_copies {
+	struct mc_store_local *local;
+	size_t local_count;
+	struct mc_store_remote *remote;
+	size_t remote_count;
+	const char **forget;
+	size_t forget_count;
+};
+/* Worker: matches t (authed: its sender was authenticated) against the
+ * rules and resolves the targets. 0, or -1 with err (an outage: 451). */
+int bcc_copies(struct mc_worker *worker,
+	       const struct mc_directory_settings *dir, struct mc_pool *pool,
+	       const struct trans *t, bool authed, struct bcc_copies *copies_r,
+	       struct mc_error *err);
+
+/* deliver.c: the rows of a message whose blob (hash) is durable, with its
+ * automatic BCC copies (dir: how targets are looked up). */
 struct delivery_outcome {
 	unsigned code;
 	const char *enh, *text;
@@ -153,9 +174,10 @@ struct delivery_outcome {
 	uint64_t size;
 };
 void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
-		    const struct trans *t, const char *client_ip,
-		    const char *auth_user, const char *hash,
-		    const struct mc_message_info *info,
+		    const struct trans *t,
+		    const struct mc_directory_settings *dir,
+		    const char *client_ip, const char *auth_user,
+		    const char *hash, const struct mc_message_info *info,
 		    struct delivery_outcome *out);
 
 /* The 451 every outage gives. */

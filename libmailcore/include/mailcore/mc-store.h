@@ -42,6 +42,9 @@ struct mc_store_local {
 	const char *mailbox; /* NULL = INBOX */
 	unsigned flags;	     /* MC_STORE_FLAG_* */
 	const char *keywords; /* NULL, or a text[] literal: "{$Label1,x}" */
+	/* An automatic copy (BCC): when it cannot be stored it is dropped,
+	 * never bounced to the sender, and it alone commits nothing. */
+	bool copy;
 };
 
 /* A remote recipient for the outbound queue, queued under tenant_id. */
@@ -50,6 +53,7 @@ struct mc_store_remote {
 	const char *address;
 	const char *orcpt; /* "rfc822;x@y" or NULL */
 	unsigned notify;   /* MC_SMTP_NOTIFY_* bits */
+	bool copy;	   /* an automatic copy: it alone commits nothing */
 };
 
 /* What is being delivered. The blob named sha256 must already be

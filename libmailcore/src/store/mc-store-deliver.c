@@ -91,7 +91,8 @@ struct quota_row {
 };
 
 /* Decides recipient i against the locked rows, counting what this
- * delivery already gave to the same domain. */
+ * delivery already gave to the same domain. A copy (automatic BCC) that
+ * fails is dropped: no bounce, and alone it commits nothing. */
 static enum mc_store_local_status
 decide(struct txn *t, size_t i, const struct quota_row *rows, size_t nrows)
 {
@@ -378,7 +379,7 @@ static void plan_tenants(struct txn *t)
 		struct txn_tenant *tt = tenant_of(t, d->local[i].tenant_id);
 		if (t->results[i].status == MC_STORE_DELIVERED)
 			tt->refs++;
-		else if (bounce && !tt->queue)
+		else if (bounce && !tt->queue && !d->local[i].copy)
 			tt->refs++, tt->queue = true;
 	}
 	for (size_t i = 0; i < d->remote_count; i++) {
@@ -406,6 +407,7 @@ static int write_queue(struct mc_pg *pg, struct txn *t, struct mc_error *err)
 	for (size_t i = 0; i < d->local_count; i++) {
 		struct txn_tenant *tt = tenant_of(t, d->local[i].tenant_id);
 		if (t->results[i].status != MC_STORE_DELIVERED && tt->queue &&
+		    !d->local[i].copy &&
 		    queue_rcpt(pg, tt, d->local[i].address, NULL, 0,
 			       failure_text(t->results[i].status), err) < 0)
 			return -1;
@@ -445,9 +447,12 @@ static int deliver_txn(struct mc_pg *pg, void *ctx, struct mc_error *err)
 	if (lock_and_check(pg, t, err) < 0)
 		return -1;
 	plan_tenants(t);
-	t->committed = t->d->remote_count > 0;
+	t->committed = false;
+	for (size_t i = 0; i < t->d->remote_count; i++)
+		t->committed |= !t->d->remote[i].copy;
 	for (size_t i = 0; i < t->d->local_count; i++)
-		t->committed |= t->results[i].status == MC_STORE_DELIVERED;
+		t->committed |= t->results[i].status == MC_STORE_DELIVERED &&
+				!t->d->local[i].copy;
 	if (!t->committed)
 		return 0; /* nothing written: only the locks go */
 	return store_rows(pg, t, err);
