@@ -56,7 +56,9 @@ pg_start() {
 	pg_provision
 }
 
-# The mailcore role (password in $STATE/secrets/pg) and its database.
+# The mailcore role (password in $STATE/secrets/pg) and its database, and
+# mailcore_api, the role API transactions take on under row-level
+# security (schema/0003_admin.sql).
 pg_provision() {
 	local pw
 	pw=$(secret pg)
@@ -64,6 +66,9 @@ pg_provision() {
 SELECT 'CREATE ROLE mailcore LOGIN' WHERE NOT EXISTS
 	(SELECT 1 FROM pg_roles WHERE rolname = 'mailcore') \gexec
 ALTER ROLE mailcore PASSWORD '$pw';
+SELECT 'CREATE ROLE mailcore_api NOLOGIN' WHERE NOT EXISTS
+	(SELECT 1 FROM pg_roles WHERE rolname = 'mailcore_api') \gexec
+GRANT mailcore_api TO mailcore;
 SELECT 'CREATE DATABASE mailcore OWNER mailcore' WHERE NOT EXISTS
 	(SELECT 1 FROM pg_database WHERE datname = 'mailcore') \gexec
 SQL

@@ -511,11 +511,16 @@ $$;
 
 DO $$
 BEGIN
+	-- Creating the role needs CREATEROLE; without it, a DBA creates it
+	-- first (CREATE ROLE mailcore_api NOLOGIN; GRANT mailcore_api TO
+	-- <the mailcore role>), as ops/stack.sh does.
 	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mailcore_api')
 	THEN
 		CREATE ROLE mailcore_api NOLOGIN;
 	END IF;
-	EXECUTE format('GRANT mailcore_api TO %I', current_user);
+	IF NOT pg_has_role(current_user, 'mailcore_api', 'MEMBER') THEN
+		EXECUTE format('GRANT mailcore_api TO %I', current_user);
+	END IF;
 	EXECUTE format('GRANT USAGE ON SCHEMA %I TO mailcore_api',
 	               current_schema());
 	EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES '

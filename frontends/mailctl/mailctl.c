@@ -22,9 +22,11 @@
 #define PASSWORD_MAX 1024
 
 static const struct mailctl_cmd *const tables[] = {
-	mailctl_db_cmds,      mailctl_tenant_cmds,  mailctl_domain_cmds,
-	mailctl_user_cmds,    mailctl_mailbox_cmds, mailctl_alias_cmds,
-	mailctl_network_cmds, mailctl_store_cmds,   NULL};
+	mailctl_db_cmds,      mailctl_tenant_cmds,
+	mailctl_domain_cmds,  mailctl_user_cmds,
+	mailctl_mailbox_cmds, mailctl_alias_cmds,
+	mailctl_network_cmds, mailctl_store_cmds,
+	mailctl_admin_cmds,   NULL};
 
 /* Prints the list of commands. */
 static void print_help(FILE *out)
@@ -34,7 +36,8 @@ static void print_help(FILE *out)
 		     "commands:\n");
 	for (size_t t = 0; tables[t] != NULL; t++)
 		for (const struct mailctl_cmd *c = tables[t]; c->group; c++)
-			fprintf(out, "  %s %s %s\n", c->group, c->verb,
+			fprintf(out, "  %s%s%s %s\n", c->group,
+				c->verb[0] != '\0' ? " " : "", c->verb,
 				c->usage);
 }
 
@@ -173,8 +176,9 @@ static const struct mailctl_cmd *find_cmd(const char *group, const char *verb)
 {
 	for (size_t t = 0; tables[t] != NULL; t++)
 		for (const struct mailctl_cmd *c = tables[t]; c->group; c++)
-			if (strcmp(c->group, group) == 0 && verb != NULL &&
-			    strcmp(c->verb, verb) == 0)
+			if (strcmp(c->group, group) == 0 &&
+			    (c->verb[0] == '\0' ||
+			     (verb != NULL && strcmp(c->verb, verb) == 0)))
 				return c;
 	return NULL;
 }
@@ -211,7 +215,10 @@ static int run(struct mailctl *ctl, int argc, char **argv)
 				     "mailctl -h",
 				     argv[optind], verb != NULL ? " " : "",
 				     verb != NULL ? verb : "");
-	optind += 1; /* getopt in the command starts at the verb */
+	/* getopt in the command starts at the verb (or the group of a
+	 * command without verbs) */
+	if (cmd->verb[0] != '\0')
+		optind += 1;
 	return cmd->run(ctl, argc - optind, argv + optind);
 }
 

@@ -39,6 +39,8 @@ extern const struct mailctl_cmd mailctl_mailbox_cmds[];
 extern const struct mailctl_cmd mailctl_alias_cmds[];
 extern const struct mailctl_cmd mailctl_network_cmds[];
 extern const struct mailctl_cmd mailctl_store_cmds[];
+/* Commands whose verb is "" take the group alone ("mailctl op NAME"). */
+extern const struct mailctl_cmd mailctl_admin_cmds[];
 
 /* Prints "mailctl: msg" to stderr and returns the exit code. */
 int mailctl_usage(const struct mailctl_cmd *cmd, const char *fmt, ...)

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mc-admin-token.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-str.h"
 #include "mc-admin-private.h"
+#include "mc-admin-token.h"
 
 /* Columns of a binding: its JSON members, then its place. */
 /* clang-format off */
@@ -807,15 +807,26 @@ int mc_admin_binding_actor(struct mc_pg *pg, int64_t binding_id,
 		"SELECT b.role, coalesce(b.reseller_id, 0), "
 		"coalesce(b.tenant_id, 0), coalesce(b.domain_id, 0), "
 		"coalesce(b.department_id, 0), coalesce(b.holder_id, 0), "
-		"coalesce(hu.local_part || '@' || hd.name, '')" BINDING_FROM
-		" WHERE b.id = $1::bigint",
+		"coalesce(hu.local_part || '@' || hd.name, ''), "
+		"CASE WHEN hu.id IS NOT NULL AND hu.status <> 'active' "
+		"THEN 'its holder is ' || hu.status "
+		"WHEN t.status <> 'active' THEN 'its tenant is ' || t.status "
+		"WHEN r.status <> 'active' THEN 'its reseller is ' || r.status "
+		"ELSE '' END" BINDING_FROM " WHERE b.id = $1::bigint",
 		1, params, err);
 	if (res == NULL)
 		return -1;
-	if (PQntuples(res) == 0) {
+	if (PQntuples(res) == 0 || *PQgetvalue(res, 0, 7) != '\0') {
+		/* a frozen holder or a suspended customer administers
+		 * nothing until it is active again */
+		if (PQntuples(res) == 0)
+			mc_error_set(err, MC_ERR_DENIED, "no role binding %lld",
+				     (long long)binding_id);
+		else
+			mc_error_set(
+				err, MC_ERR_DENIED, "role binding %lld: %s",
+				(long long)binding_id, PQgetvalue(res, 0, 7));
 		PQclear(res);
-		mc_error_set(err, MC_ERR_DENIED, "no role binding %lld",
-			     (long long)binding_id);
 		return -1;
 	}
 	memset(actor_r, 0, sizeof(*actor_r));

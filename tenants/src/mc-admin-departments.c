@@ -323,7 +323,8 @@ static int get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	op->out = NULL;
 	if (arg_id(op->call->args[1], &id, err) < 0 ||
 	    find_target(a, op->call, &dp, &p, err) < 0 ||
-	    admin_require_inside(a, &p, "read departments", err) < 0)
+	    admin_require_inside(a, &p, "read departments", err) < 0 ||
+	    admin_require(a, MC_ROLE_DEPARTMENT, "read departments", err) < 0)
 		return -1;
 	op->out = department_json(a, &p, id, err);
 	return op->out != NULL ? 0 : -1;
@@ -665,8 +666,8 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	op->out = NULL;
 	if (admin_find_domain(a, op->call->args[0], &dp, err) < 0)
 		return -1;
-	if (a->actor.role == MC_ROLE_USER &&
-	    admin_require(a, MC_ROLE_ASSISTANT, "list departments", err) < 0)
+	/* assistants manage aliases and BCC rules only */
+	if (admin_require(a, MC_ROLE_DEPARTMENT, "list departments", err) < 0)
 		return -1;
 	params[0] = admin_id_text(dp.tenant_id, tid);
 	params[1] = admin_id_text(dp.domain_id, did);

@@ -165,7 +165,7 @@ static json_t *report_line(const struct mc_user_csv_row *row, const char *local,
 	const char *shown = local[0] != '\0'	      ? local
 			    : row->local_part != NULL ? row->local_part
 						      : row->address;
-	json_t *o = json_pack("{sIs?ss}", "line", (json_int_t)row->line,
+	json_t *o = json_pack("{sIss?ss}", "line", (json_int_t)row->line,
 			      "local_part", shown, "result", result);
 
 	if (o == NULL) /* a name that is not UTF-8 */
