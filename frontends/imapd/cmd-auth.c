@@ -3,13 +3,15 @@
  * (RFC 5161), STARTTLS, LOGIN, AUTHENTICATE PLAIN (with SASL-IR, RFC
  * 4959) and COMPRESS=DEFLATE (RFC 4978). A wrong password is answered
  * after a pause; a storage outage is NO [UNAVAILABLE], never a wrong
- * password. */
+ * password; the right password past the domain's maximum age is
+ * NO [EXPIRED] (RFC 5530), told only once the password is verified. */
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "imapd.h"
 #include "mailcore/mc-conn.h"
@@ -208,6 +210,7 @@ enum login_verdict {
 	LOGIN_TEMPFAIL, /* lookup failed: never a wrong password */
 	LOGIN_BLOCKED,	/* too many recent failures */
 	LOGIN_NO_IMAP,	/* the account may not use IMAP */
+	LOGIN_EXPIRED,	/* right password, past the domain's maximum age */
 };
 
 struct login_job {
@@ -221,8 +224,9 @@ struct login_job {
 	struct mc_error err;
 };
 
-/* Looks the login up, verifies the password, then asks the effective
- * policy (the user's switch and its domain's policies) about IMAP. */
+/* Looks the login up, verifies the password, checks its age, then asks
+ * the effective policy (the user's switch and its domain's policies)
+ * about IMAP. */
 static enum login_verdict
 check_password(struct mc_pg *pg, struct mc_redis *redis, struct login_job *j)
 {
@@ -233,6 +237,8 @@ check_password(struct mc_pg *pg, struct mc_redis *redis, struct login_job *j)
 	struct mc_error err = {0};
 	if (mc_password_verify(j->password, j->user.password_hash, &err) != 1)
 		return LOGIN_BAD;
+	if (mc_directory_login_expired(&j->user, time(NULL)))
+		return LOGIN_EXPIRED;
 	int ok = mc_policy_allows(pg, redis, j->policy, j->user.tenant_id,
 				  j->user.user_id, MC_DIR_PROTO_IMAP, &j->err);
 	return ok < 0 ? LOGIN_TEMPFAIL : ok ? LOGIN_OK : LOGIN_NO_IMAP;
@@ -329,6 +335,10 @@ static void login_done(struct command *cmd, void *ctx)
 			j->login);
 		cmd_no(cmd, "AUTHORIZATIONFAILED",
 		       "IMAP access is disabled for this account");
+	} else if (j->verdict == LOGIN_EXPIRED) {
+		mc_logc(&s->log, MC_LOG_NOTICE, "password of %s expired",
+			j->login);
+		cmd_no(cmd, "EXPIRED", MC_DIRECTORY_EXPIRED_TEXT);
 	} else {
 		mc_logc(&s->log, MC_LOG_NOTICE, "login failed for %s",
 			j->login);

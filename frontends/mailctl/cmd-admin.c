@@ -735,7 +735,7 @@ static int maintain(struct mailctl *ctl, int argc, char **argv)
 	if ((rc = mailctl_connect(ctl)) != 0)
 		return rc;
 	struct mc_redis *redis = mc_service_redis_from_config(ctl->config);
-	int purged = mc_admin_maintain(ctl->pg, redis, &err);
+	int purged = mc_admin_maintain(ctl->pg, redis, ctl->config, &err);
 	mc_redis_destroy(&redis);
 	if (purged < 0)
 		return mailctl_fail(&err);

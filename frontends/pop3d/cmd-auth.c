@@ -2,10 +2,14 @@
  * against the directory, then the maildrop lock and the maildrop itself
  * (the INBOX: its UIDs, sizes and blobs), all in one worker job. A wrong
  * password is answered after a pause so guessing stays slow; an outage
- * is -ERR [SYS/TEMP], a maildrop in use -ERR [IN-USE]. */
+ * is -ERR [SYS/TEMP], a maildrop in use -ERR [IN-USE]; the right password
+ * past the domain's maximum age is -ERR [AUTH] (RFC 3206: a problem with
+ * the credentials, not the server) with its own text, told at once and
+ * only once the password is verified. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-imap-seqset.h"
@@ -22,6 +26,7 @@ struct auth_job {
 	const char *user, *authzid, *password, *ip;
 	/* results */
 	enum mc_pop3_code code; /* NONE: logged in */
+	bool expired;		/* AUTH for a right but expired password */
 	struct mc_directory_login login;
 	struct mc_mailbox_owner owner;
 	struct mc_pool *drop_pool; /* the maildrop, for the session */
@@ -32,8 +37,8 @@ struct auth_job {
 	struct mc_error err;
 };
 
-/* Worker: the user and its password, then the effective policy's
- * protocols; AUTH, SYS_TEMP, SYS_PERM or NONE. */
+/* Worker: the user, its password and the password's age, then the
+ * effective policy's protocols; AUTH, SYS_TEMP, SYS_PERM or NONE. */
 static enum mc_pop3_code check_login(struct mc_pg *pg, struct mc_redis *redis,
 				     struct auth_job *j)
 {
@@ -47,6 +52,10 @@ static enum mc_pop3_code check_login(struct mc_pg *pg, struct mc_redis *redis,
 	if (found == 0 ||
 	    mc_password_verify(j->password, j->login.password_hash, &err) != 1)
 		return MC_POP3_CODE_AUTH;
+	if (mc_directory_login_expired(&j->login, time(NULL))) {
+		j->expired = true;
+		return MC_POP3_CODE_AUTH;
+	}
 	int ok = mc_policy_allows(pg, redis, &j->d->policy, j->login.tenant_id,
 				  j->login.user_id, MC_DIR_PROTO_POP3, &j->err);
 	if (ok < 0)
@@ -102,7 +111,7 @@ static void auth_work(struct mc_worker *worker, void *ctx)
 		return;
 	}
 	j->code = check_login(pg, redis, j);
-	if (j->code == MC_POP3_CODE_AUTH)
+	if (j->code == MC_POP3_CODE_AUTH && !j->expired)
 		mc_login_throttle_failed(redis, &j->d->throttle, j->ip,
 					 j->user);
 	if (j->code != MC_POP3_CODE_NONE)
@@ -165,6 +174,14 @@ static bool enter_drop(struct session *s, struct auth_job *j)
 /* Loop: a failed login, answered now or after the pause. */
 static void auth_refuse(struct session *s, struct auth_job *j)
 {
+	if (j->expired) {
+		mc_logc(&s->log, MC_LOG_NOTICE, "password of %s expired",
+			j->user);
+		mc_pop3_server_login_fail_text(s->pop3, MC_POP3_CODE_AUTH,
+					       MC_DIRECTORY_EXPIRED_TEXT);
+		session_pump(s);
+		return;
+	}
 	if (j->code != MC_POP3_CODE_AUTH) {
 		mc_logc(&s->log, MC_LOG_WARNING, "login of %s: %s", j->user,
 			j->code == MC_POP3_CODE_IN_USE ? "maildrop in use"

@@ -1,10 +1,20 @@
 /* cmd-auth: AUTH PLAIN / LOGIN (RFC 4954) against the directory. The
  * password check (yescrypt: deliberately slow) runs on a worker; a wrong
  * password is answered after a pause so guessing stays slow even from
- * many connections. An outage is 454 4.7.0, never a wrong-password 535. */
+ * many connections. An outage is 454 4.7.0, never a wrong-password 535.
+ * The right password past the domain's maximum age is refused at once,
+ * and only once the password is verified, with 535 5.7.8: RFC 4954's
+ * answer when the credentials do not work (RFC 3463 class 5: retrying the
+ * same password can never succeed, so not 454 4.7.0, which makes clients
+ * retry in silence; not 432 4.7.12, which asks for a SASL mechanism
+ * transition; not 525 5.7.13 "User Account Disabled" (RFC 5248), which
+ * says only an administrator can help, while the user may change the
+ * password in webmail). A 535 makes clients ask for the password again,
+ * which is what works once it is changed; the text tells why. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-password.h"
@@ -19,6 +29,7 @@ enum auth_verdict {
 	AUTH_TEMPFAIL, /* lookup failed (never a wrong password): 454 */
 	AUTH_BLOCKED,  /* too many recent failures: 454 */
 	AUTH_NO_SMTP,  /* the account may not send: 535 5.7.8 at once */
+	AUTH_EXPIRED,  /* right password past its maximum age: 535 5.7.8 */
 };
 
 struct auth_job {
@@ -32,8 +43,9 @@ struct auth_job {
 	struct mc_error err;
 };
 
-/* Looks the login up, verifies the password, then asks the effective
- * policy (the user's switch and its domain's policies) about SMTP. */
+/* Looks the login up, verifies the password, checks its age, then asks
+ * the effective policy (the user's switch and its domain's policies)
+ * about SMTP. */
 static enum auth_verdict
 check_password(struct mc_pg *pg, struct mc_redis *redis, struct auth_job *j)
 {
@@ -46,6 +58,8 @@ check_password(struct mc_pg *pg, struct mc_redis *redis, struct auth_job *j)
 	struct mc_error err = {0};
 	if (mc_password_verify(j->password, j->login.password_hash, &err) != 1)
 		return AUTH_BAD;
+	if (mc_directory_login_expired(&j->login, time(NULL)))
+		return AUTH_EXPIRED;
 	int ok = mc_policy_allows(pg, redis, j->policy, j->login.tenant_id,
 				  j->login.user_id, MC_DIR_PROTO_SMTP, &j->err);
 	return ok < 0 ? AUTH_TEMPFAIL : ok ? AUTH_OK : AUTH_NO_SMTP;
@@ -83,6 +97,32 @@ static void auth_fail_later(evutil_socket_t fd, short what, void *ctx)
 	session_unref(s);
 }
 
+/* Loop: a refusal answered at once (anything but a wrong password). */
+static void auth_refused(struct session *s, const struct auth_job *j)
+{
+	const char *why = j->verdict == AUTH_BLOCKED
+				  ? "blocked, too many failures"
+			  : j->verdict == AUTH_NO_SMTP ? "SMTP disabled for it"
+			  : j->verdict == AUTH_EXPIRED ? "password expired"
+						       : j->err.msg;
+	mc_logc(&s->log,
+		j->verdict == AUTH_EXPIRED ? MC_LOG_NOTICE : MC_LOG_WARNING,
+		"auth of %s: %s", j->authcid, why);
+	if (j->verdict == AUTH_NO_SMTP)
+		mc_smtp_server_reply(s->smtp, 535, "5.7.8",
+				     "SMTP is disabled for this account");
+	else if (j->verdict == AUTH_EXPIRED)
+		mc_smtp_server_reply(s->smtp, 535, "5.7.8",
+				     MC_DIRECTORY_EXPIRED_TEXT);
+	else
+		mc_smtp_server_reply(
+			s->smtp, 454, "4.7.0",
+			j->verdict == AUTH_BLOCKED
+				? "Too many failed logins, try later"
+				: "Temporary authentication failure");
+	session_pump(s);
+}
+
 /* Loop: answer the AUTH command. */
 static void auth_done(struct session *s, void *ctx)
 {
@@ -98,22 +138,7 @@ static void auth_done(struct session *s, void *ctx)
 		mc_smtp_server_accept(s->smtp);
 		session_pump(s);
 	} else if (s != NULL && j->verdict != AUTH_BAD) {
-		mc_logc(&s->log, MC_LOG_WARNING, "auth of %s: %s", j->authcid,
-			j->verdict == AUTH_BLOCKED
-				? "blocked, too many failures"
-			: j->verdict == AUTH_NO_SMTP ? "SMTP disabled for it"
-						     : j->err.msg);
-		if (j->verdict == AUTH_NO_SMTP)
-			mc_smtp_server_reply(
-				s->smtp, 535, "5.7.8",
-				"SMTP is disabled for this account");
-		else
-			mc_smtp_server_reply(
-				s->smtp, 454, "4.7.0",
-				j->verdict == AUTH_BLOCKED
-					? "Too many failed logins, try later"
-					: "Temporary authentication failure");
-		session_pump(s);
+		auth_refused(s, j);
 	} else if (s != NULL) {
 		mc_logc(&s->log, MC_LOG_NOTICE, "authentication failed for %s",
 			j->authcid);

@@ -283,7 +283,7 @@ static bool maint_wait(uint64_t ms)
 static void maintain_once(struct mc_pg *pg, struct mc_redis *redis)
 {
 	struct mc_error err = {0};
-	int n = mc_admin_maintain(pg, redis, &err);
+	int n = mc_admin_maintain(pg, redis, webd.cfg, &err);
 	if (n < 0)
 		mc_log_warning("maintenance failed: %s", err.msg);
 	else if (n > 0)

@@ -12,6 +12,7 @@
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-pg.h"
 #include "mc-admin-private.h"
+#include "mc-admin-reminders.h"
 
 #define NUM	    24
 #define PURGE_BATCH 1000
@@ -189,12 +190,15 @@ static int purge_users(struct mc_pg *pg, struct mc_error *err)
 }
 
 int mc_admin_maintain(struct mc_pg *pg, struct mc_redis *redis,
-		      struct mc_error *err)
+		      const struct mc_config *cfg, struct mc_error *err)
 {
 	int purged = purge_users(pg, err);
 	long expired;
 
 	if (purged < 0)
+		return -1;
+	/* reminders need the blob store of the configuration */
+	if (cfg != NULL && admin_password_reminders(pg, redis, cfg, err) < 0)
 		return -1;
 	expired = mc_pg_exec(pg,
 			     "UPDATE domains SET status = 'expired', version "

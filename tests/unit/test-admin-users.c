@@ -635,7 +635,7 @@ static void test_purge(void **state)
 	struct mc_error err = {0};
 	mc_test_sql(pg, "DELETE FROM users WHERE status = 'deleted' AND "
 			"local_part <> 'gone'");
-	assert_int_equal(mc_admin_maintain(pg, NULL, &err), 0);
+	assert_int_equal(mc_admin_maintain(pg, NULL, NULL, &err), 0);
 	assert_int_equal(user_id("gone"), id);
 	mc_test_sql(pg, "UPDATE users SET deleted_at = now() - interval "
 			"'8 days' WHERE local_part = 'gone'");
@@ -645,7 +645,7 @@ static void test_purge(void **state)
 			"request_hash, created_at) VALUES ('p', 'old', 'h', "
 			"now() - interval '25 hours'), ('p', 'new', 'h', "
 			"now())");
-	assert_int_equal(mc_admin_maintain(pg, NULL, &err), 1);
+	assert_int_equal(mc_admin_maintain(pg, NULL, NULL, &err), 1);
 	assert_int_equal(user_id("gone"), -1);
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM mailboxes WHERE user_id = %lld", id);

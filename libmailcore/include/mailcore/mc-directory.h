@@ -90,8 +90,14 @@ void mc_directory_forget(struct mc_redis *redis, const char *const *addresses,
 struct mc_directory_login {
 	int64_t tenant_id, user_id, domain_id;
 	const char *address, *password_hash;
-	const char *imap_backend; /* "IP:port" for an IMAP proxy, or NULL */
-	unsigned protocols;	  /* MC_DIR_PROTO_* the user may use */
+	const char *imap_backend;    /* "IP:port" for an IMAP proxy, or NULL */
+	unsigned protocols;	     /* MC_DIR_PROTO_* the user may use */
+	int64_t password_changed_at; /* Unix time */
+	/* When the password stops working under the domain's password
+	 * policy (Unix time, as mc_password_policy_expires_at computes it):
+	 * 0 when the domain has no maximum age or the user is one of its
+	 * exceptions. */
+	int64_t password_expires_at;
 };
 #define MC_DIR_PROTO_IMAP    0x1u
 #define MC_DIR_PROTO_POP3    0x2u
@@ -100,6 +106,13 @@ struct mc_directory_login {
 int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 		       const char *address, struct mc_directory_login *login_r,
 		       struct mc_error *err);
+/* True when login's password has expired at now (Unix time): the
+ * daemons then refuse even the right password. */
+bool mc_directory_login_expired(const struct mc_directory_login *login,
+				int64_t now);
+/* What IMAP, POP3 and SMTP tell a user with an expired password. */
+#define MC_DIRECTORY_EXPIRED_TEXT                                              \
+	"Password expired: change it in webmail or ask your administrator"
 
 /* Whether the user may use address as its envelope sender: its own
  * address, the same local part at an alias of its domain, a mailbox

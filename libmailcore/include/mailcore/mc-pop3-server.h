@@ -146,6 +146,9 @@ bool mc_pop3_server_login_ok(struct mc_pop3_server *s,
 /* Answers auth with "-ERR [code] text" (code NONE counts as AUTH). */
 void mc_pop3_server_login_fail(struct mc_pop3_server *s,
 			       enum mc_pop3_code code);
+/* The same with the daemon's text (one line; NULL = the default). */
+void mc_pop3_server_login_fail_text(struct mc_pop3_server *s,
+				    enum mc_pop3_code code, const char *text);
 
 /* Message bytes for the pending RETR/TOP, any split. The "+OK" line goes
  * out with the first call (or with data_end for an empty message). */

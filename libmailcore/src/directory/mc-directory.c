@@ -444,48 +444,71 @@ int mc_directory_local_domain(struct mc_pg *pg, const char *domain,
 		params, tenant_id_r, err);
 }
 
+/* The login query: the user, its domain's protocols, and when its
+ * password expires (whole seconds, as mc-password-policy counts: no
+ * maximum age or one of the domain's exceptions is 0). */
+static const char sql_login[] =
+	"SELECT u.tenant_id, u.id, u.domain_id, u.password_hash, "
+	"u.local_part || '@' || d.name, coalesce(u.imap_backend, "
+	"t.imap_backend), ('imap' = ANY(u.protocols))::int + "
+	"2 * ('pop3' = ANY(u.protocols))::int + 4 * ('smtp' = "
+	"ANY(u.protocols))::int + 8 * ('webmail' = "
+	"ANY(u.protocols))::int, "
+	"floor(extract(epoch FROM u.password_changed_at))::bigint, "
+	"CASE WHEN d.pw_max_age_days > 0 AND NOT lower(u.local_part) = "
+	"ANY (SELECT lower(x) FROM unnest(d.pw_exceptions) x) THEN "
+	"floor(extract(epoch FROM u.password_changed_at))::bigint + "
+	"d.pw_max_age_days::bigint * 86400 ELSE 0 END FROM users u "
+	"JOIN domains d ON d.tenant_id = u.tenant_id AND d.id = "
+	"u.domain_id JOIN tenants t ON t.id = u.tenant_id "
+	"WHERE d.name = lower(split_part($1, '@', 2)) AND u.local_part "
+	"= lower(split_part($1, '@', 1)) AND u.status = 'active' AND "
+	"d.status = 'active' AND (d.expires_at IS NULL OR d.expires_at "
+	"> now()) AND t.status = 'active' AND $1 LIKE '%_@_%' AND "
+	"$1 NOT LIKE '%@%@%'";
+
+/* Column c of row 0 as an integer. */
+static int64_t col_int(const PGresult *res, int c)
+{
+	return strtoll(PQgetvalue(res, 0, c), NULL, 10);
+}
+
 int mc_directory_login(struct mc_pg *pg, struct mc_pool *pool,
 		       const char *address, struct mc_directory_login *login_r,
 		       struct mc_error *err)
 {
 	const char *params[] = {address};
-	PGresult *res = mc_pg_query(
-		pg,
-		"SELECT u.tenant_id, u.id, u.domain_id, u.password_hash, "
-		"u.local_part || '@' || d.name, coalesce(u.imap_backend, "
-		"t.imap_backend), ('imap' = ANY(u.protocols))::int + "
-		"2 * ('pop3' = ANY(u.protocols))::int + 4 * ('smtp' = "
-		"ANY(u.protocols))::int + 8 * ('webmail' = "
-		"ANY(u.protocols))::int FROM users u "
-		"JOIN domains d ON d.tenant_id = u.tenant_id AND d.id = "
-		"u.domain_id JOIN tenants t ON t.id = u.tenant_id "
-		"WHERE d.name = lower(split_part($1, '@', 2)) AND u.local_part "
-		"= lower(split_part($1, '@', 1)) AND u.status = 'active' AND "
-		"d.status = 'active' AND (d.expires_at IS NULL OR d.expires_at "
-		"> now()) AND t.status = 'active' AND $1 LIKE '%_@_%' AND "
-		"$1 NOT LIKE '%@%@%'",
-		1, params, err);
+	PGresult *res = mc_pg_query(pg, sql_login, 1, params, err);
 	if (res == NULL)
 		return -1;
 	int found = PQntuples(res) > 0;
 	if (found) {
 		*login_r = (struct mc_directory_login){
-			.tenant_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-			.user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10),
-			.domain_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10),
+			.tenant_id = col_int(res, 0),
+			.user_id = col_int(res, 1),
+			.domain_id = col_int(res, 2),
 			.password_hash =
 				mc_pstrdup(pool, PQgetvalue(res, 0, 3)),
 			.address = mc_pstrdup(pool, PQgetvalue(res, 0, 4)),
-			.imap_backend = PQgetisnull(res, 0, 5)
-						? NULL
-						: mc_pstrdup(pool,
-							     PQgetvalue(res, 0, 5)),
-			.protocols = (unsigned)strtoul(PQgetvalue(res, 0, 6),
-						       NULL, 10),
+			.imap_backend =
+				PQgetisnull(res, 0, 5)
+					? NULL
+					: mc_pstrdup(pool,
+						     PQgetvalue(res, 0, 5)),
+			.protocols = (unsigned)col_int(res, 6),
+			.password_changed_at = col_int(res, 7),
+			.password_expires_at = col_int(res, 8),
 		};
 	}
 	PQclear(res);
 	return found;
+}
+
+bool mc_directory_login_expired(const struct mc_directory_login *login,
+				int64_t now)
+{
+	return login->password_expires_at != 0 &&
+	       now >= login->password_expires_at;
 }
 
 /* Runs a query with text parameters: 1 if it returned a row, 0, -1. */

@@ -389,6 +389,13 @@ bool mc_pop3_server_login_ok(struct mc_pop3_server *s,
 /* auth answered no, with the reason's response code. */
 void mc_pop3_server_login_fail(struct mc_pop3_server *s, enum mc_pop3_code code)
 {
+	mc_pop3_server_login_fail_text(s, code, NULL);
+}
+
+/* auth answered no, with the code and the daemon's text (or ours). */
+void mc_pop3_server_login_fail_text(struct mc_pop3_server *s,
+				    enum mc_pop3_code code, const char *text)
+{
 	static const char *const texts[] = {
 		[MC_POP3_CODE_NONE] = "Authentication failed",
 		[MC_POP3_CODE_AUTH] = "Authentication failed",
@@ -403,7 +410,7 @@ void mc_pop3_server_login_fail(struct mc_pop3_server *s, enum mc_pop3_code code)
 	if ((unsigned)code >= sizeof(texts) / sizeof(texts[0]) ||
 	    code == MC_POP3_CODE_NONE)
 		code = MC_POP3_CODE_AUTH;
-	pop3_err(s, code, texts[code]);
+	pop3_err(s, code, text != NULL ? text : texts[code]);
 	pop3_resume(s);
 }
 

@@ -141,11 +141,13 @@ int mc_admin_binding_actor(struct mc_pg *pg, int64_t binding_id,
 			   struct mc_actor *actor_r, struct mc_error *err);
 
 /* Maintenance, run periodically by mc-webd and by `mailctl maintain`:
- * purges users deleted more than 7 days ago with their mail, marks
- * domains past their expiry date expired, drops idempotency keys older
- * than a day. Returns the number of users purged, or -1. */
+ * purges users deleted more than 7 days ago with their mail, sends the
+ * password expiry reminders that are due (into the users' INBOX; only
+ * with cfg, which names the blob store), marks domains past their expiry
+ * date expired, drops idempotency keys older than a day. Returns the
+ * number of users purged, or -1. */
 int mc_admin_maintain(struct mc_pg *pg, struct mc_redis *redis,
-		      struct mc_error *err);
+		      const struct mc_config *cfg, struct mc_error *err);
 
 /* Operations (the mc_admin_ops table holds them all; args in [] are the
  * path parameters):

@@ -18,8 +18,10 @@ INSERT INTO domains (tenant_id, name, status) VALUES (1, 'exp2.test', 'expired')
 INSERT INTO domains (tenant_id, name) VALUES (2, 'two.test');
 
 INSERT INTO users (tenant_id, domain_id, local_part, password_hash, status,
-                   quota_bytes, used_bytes, forward_to, forward_keep_copy)
-SELECT 1, d.id, u.l, 'x', u.s, u.q, u.used, u.f::text[], u.k
+                   quota_bytes, used_bytes, forward_to, forward_keep_copy,
+                   deleted_at)
+SELECT 1, d.id, u.l, 'x', u.s, u.q, u.used, u.f::text[], u.k,
+       CASE u.s WHEN 'deleted' THEN now() END
 FROM domains d, (VALUES
 	('alice', 'active', 5000, 100, '{}', true),
 	('bob', 'frozen', 0, 0, '{}', true),
