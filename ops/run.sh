@@ -43,6 +43,17 @@ demo_tenant() {
 	for u in alice bob; do
 		secret "demo-$u" | once user add "$u@demo.test" --password-stdin
 	done
+	api_token
+}
+
+# A provider token for the REST API, made once and kept in the secrets
+# directory (mode 600): the API shows a token only when it is created.
+api_token() {
+	local f=$STATE/secrets/api-token
+	[[ -s $f ]] && mailctl token list --max 500 2>/dev/null |
+		grep -q "\"prefix\": \"$(head -c 12 "$f")\"" && return 0
+	(umask 077 && mailctl token create --role provider --name make-run \
+		--no-expiry > "$f.tmp" 2>/dev/null) && mv "$f.tmp" "$f"
 }
 
 # Starts one daemon and waits for its ready line (or its death).
@@ -95,6 +106,13 @@ Read it:
   curl --cacert $STATE/tls/ca.pem -u alice@demo.test:"\$(cat $STATE/secrets/demo-alice)" \
        'imaps://localhost:$(port 2993)/INBOX;UID=1'
   (mbsync, Thunderbird...: IMAPS localhost:$(port 2993), POP3S localhost:$(port 2995))
+REST API (provider token in $STATE/secrets/api-token; api/README.md):
+  TOKEN=\$(cat $STATE/secrets/api-token)
+  curl --cacert $STATE/tls/ca.pem -H "Authorization: Bearer \$TOKEN" \
+       -H 'Content-Type: application/json' -d '{"name": "acme"}' \
+       https://localhost:$(port 8443)/api/v1/tenants
+  curl --cacert $STATE/tls/ca.pem -H "Authorization: Bearer \$TOKEN" \
+       https://localhost:$(port 8443)/api/v1/domains/demo.test/users
 TLS test CA: $STATE/tls/ca.pem
 Administration: build/bin/mailctl -c $CONF -h
 Press Ctrl-C to stop.

@@ -2,6 +2,7 @@
 stack, the schema, the demo tenant and every frontend on the dev ports,
 prints how to log in, stops everything on Ctrl-C and reuses its state on
 the next run."""
+import json
 import os
 import re
 import shutil
@@ -79,6 +80,50 @@ def inbox_subjects(state, env, user):
     return out.stdout.splitlines()
 
 
+def curl_api(state, offset, token, method, path, body=None):
+    """One REST API call with curl, as the banner shows; (status, JSON)."""
+    args = ["curl", "-sS", "--cacert", os.path.join(state, "tls", "ca.pem"),
+            "-X", method, "-H", f"Authorization: Bearer {token}",
+            "-w", "\n%{http_code}",
+            f"https://localhost:{ports.DEV_PORTS['https'] + offset}{path}"]
+    if body is not None:
+        args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    text, _, status = out.stdout.rpartition("\n")
+    return int(status), json.loads(text) if text.strip() else None
+
+
+def check_api_with_curl(state, offset):
+    """The provider token of make run creates a tenant, a domain and users;
+    the tenant's admin token manages only its own domain."""
+    assert "/secrets/api-token" in open(os.path.join(state, "run.out")).read()
+    token = open(os.path.join(state, "secrets", "api-token")).read().strip()
+    assert curl_api(state, offset, token, "POST", "/api/v1/tenants",
+                    {"name": "acme"})[0] == 201
+    assert curl_api(state, offset, token, "POST", "/api/v1/tenants/acme/domains",
+                    {"name": "acme.test"})[0] == 201
+    for local in ("ann", "ben"):
+        status, user = curl_api(state, offset, token, "POST",
+                                "/api/v1/domains/acme.test/users",
+                                {"local_part": local, "password": "Acme-Passw0rd"})
+        assert status == 201 and user["address"] == f"{local}@acme.test", user
+    status, tok = curl_api(state, offset, token, "POST", "/api/v1/tokens",
+                           {"name": "acme-admin", "role": "tenant",
+                            "scope": {"tenant": "acme"}})
+    assert status == 201, tok
+    admin = tok["token"]
+    status, page = curl_api(state, offset, admin, "GET", "/api/v1/domains/acme.test/users")
+    assert status == 200 and [u["local_part"] for u in page["items"]] == ["ann", "ben"]
+    assert curl_api(state, offset, admin, "PATCH", "/api/v1/domains/acme.test/users/ben",
+                    {"display_name": "Ben"})[0] == 200
+    for method, path in (("GET", "/api/v1/domains/demo.test/users"),
+                         ("GET", "/api/v1/domains/demo.test"),
+                         ("DELETE", "/api/v1/domains/demo.test/users/alice"),
+                         ("GET", "/api/v1/tenants/demo")):
+        status, problem = curl_api(state, offset, admin, method, path)
+        assert status == 404 and "items" not in problem, (method, path, problem)
+
+
 @pytest.fixture
 def run_env(stack):
     state = tempfile.mkdtemp(prefix="mailcore-run.")
@@ -140,6 +185,7 @@ def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
     got = [open(os.path.join(local, "INBOX", d, n)).read()
            for d in ("new", "cur") for n in os.listdir(os.path.join(local, "INBOX", d))]
     assert len(got) == 1 and "Subject: make run check" in got[0]
+    check_api_with_curl(state, offset)
     pg_pid = int(open(os.path.join(state, "pg", "data", "postmaster.pid")).readline())
     redis_pid = int(open(os.path.join(state, "redis", "redis.pid")).read())
 
