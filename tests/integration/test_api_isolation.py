@@ -268,3 +268,100 @@ def test_audit_is_scoped(world):
             else:
                 assert rec["domain"] == w.d("d1"), rec
     assert w.clients["user alice"].get("/api/v1/audit").status == 403
+
+
+# Domain sub-resources: who may read them for a domain in its reach.
+SUB = {
+    "users": {"provider", "reseller", "tenant", "domain", "department"},
+    "aliases": {"provider", "reseller", "tenant", "domain", "assistant"},
+    "bcc-rules": {"provider", "reseller", "tenant", "domain", "assistant"},
+    "departments": {"provider", "reseller", "tenant", "domain", "department"},
+    "policies": {"provider", "reseller", "tenant", "domain"},
+    "dkim-keys": {"provider", "reseller", "tenant", "domain"},
+    "dns-records": {"provider", "reseller", "tenant", "domain"},
+    "domain-aliases": {"provider", "reseller", "tenant", "domain", "assistant"},
+    "usage": {"provider", "reseller", "tenant", "domain", "assistant"},
+}
+SUB_CASES = [(role, dom, sub) for role in ROLES for dom in ("d1", "d2")
+             for sub in SUB]
+
+
+@pytest.mark.parametrize("role,dom,sub", SUB_CASES,
+                         ids=[f"{r}-{d}-{s}" for r, d, s in SUB_CASES])
+def test_domain_subresources(world, role, dom, sub):
+    """Every domain sub-resource: out of reach 403/404 without data; in
+    reach 200 for the roles that may read it, 403 for the others."""
+    w = world
+    r_kind = role.partition(" ")[0]
+    p = place(w, "domain", dom)
+    reach = inside(role, p) or (r_kind in ("department", "user") and dom == "d1")
+    r = w.clients[role].get(f"/api/v1/domains/{w.d(dom)}/{sub}")
+    if not reach:
+        assert r.status in (403, 404), (role, dom, sub, r)
+        no_data(r, w, "domain", dom)
+    elif r_kind in SUB[sub]:
+        assert r.status == 200, (role, dom, sub, r)
+    else:
+        assert r.status == 403, (role, dom, sub, r)
+        no_data(r, w, "domain", dom)
+
+
+def test_tenant_and_user_subresources(world):
+    w = world
+    for role in ROLES:
+        c = w.clients[role]
+        r_kind = role.partition(" ")[0]
+        for t in ("t1", "t2"):
+            r = c.get(f"/api/v1/tenants/{w.n(t)}/usage")
+            if inside(role, place(w, "tenant", t)):
+                assert r.status == 200, (role, t, r)
+            else:
+                assert r.status in (403, 404), (role, t, r)
+            # a tenant's domains: only those the caller may see, if any
+            r = c.get(f"/api/v1/tenants/{w.n(t)}/domains")
+            if inside(role, place(w, "tenant", t)):
+                assert r.status == 200, (role, t, r)
+            elif r.status == 200:
+                for item in r.json["items"]:
+                    key = item["name"].split("-")[0]
+                    assert inside(role, place(w, "domain", key)), (role, item)
+            else:
+                assert r.status in (403, 404), (role, t, r)
+        for user in ("alice", "sam", "bob"):
+            p = place(w, "user", user)
+            dom = w.d(p["domain"])
+            for sub in ("usage", "policy"):
+                r = c.get(f"/api/v1/domains/{dom}/users/{user}/{sub}")
+                ok = inside(role, p) and r_kind != "assistant"
+                assert r.status == (200 if ok else r.status), (role, user, sub, r)
+                if not ok:
+                    assert r.status in (403, 404), (role, user, sub, r)
+
+
+def test_bindings_and_tokens_lists_are_scoped(world):
+    w = world
+    for role in ("tenant t2", "domain d1", "department sales"):
+        c = w.clients[role]
+        for path in ("/api/v1/role-bindings?limit=500", "/api/v1/tokens?limit=500"):
+            page = must_ok(c.get(path))
+            for item in page["items"]:
+                scope = item["scope"]
+                if role == "tenant t2":
+                    assert scope.get("tenant") == w.n("t2") or (
+                        scope.get("domain") == w.d("d2")), (role, item)
+                elif role == "domain d1":
+                    assert scope.get("domain") == w.d("d1"), (role, item)
+                elif item.get("role") == "user":
+                    # the bindings (and tokens) of users of its department
+                    # subtree
+                    holder = item.get("holder") or "alice@"
+                    assert holder.split("@")[0] in ("alice", "erik", "newsales"), (
+                        role, item)
+                else:
+                    assert scope.get("department") in (w.ids["sales"], w.ids["emea"]), (
+                        role, item)
+
+
+def must_ok(r):
+    assert r.status == 200, r
+    return r.json
