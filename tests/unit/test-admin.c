@@ -351,6 +351,64 @@ static void test_find_scoped(void **state)
 	mc_admin_destroy(&a);
 }
 
+struct rls_ctx {
+	long long users, updated;
+	int insert_failed;
+};
+
+/* Raw SQL inside an API transaction, past the operations' own checks. */
+static int raw_sql(struct mc_admin *a, void *ctx, struct mc_error *err)
+{
+	struct rls_ctx *r = ctx;
+	struct mc_error ierr = {0};
+	PGresult *res =
+		admin_query(a, "SELECT count(*) FROM users", 0, NULL, err);
+	if (res == NULL)
+		return -1;
+	r->users = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	r->updated = admin_exec(a,
+				"UPDATE users SET display_name = 'pwned' "
+				"WHERE tenant_id = 2",
+				0, NULL, err);
+	/* a savepoint keeps the transaction usable after the refusal */
+	if (mc_pg_exec_script(a->pg, "SAVEPOINT s", err) < 0)
+		return -1;
+	r->insert_failed = admin_exec(a,
+				      "INSERT INTO aliases (tenant_id, "
+				      "domain_id, local_part, targets) VALUES "
+				      "(2, 2, 'evil', '{x@y.example}')",
+				      0, NULL, &ierr) < 0;
+	return mc_pg_exec_script(a->pg, "ROLLBACK TO SAVEPOINT s", err);
+}
+
+/* Row-level security holds even for SQL that forgets the scope: a
+ * tenant's API transaction sees, changes and adds only its own rows. */
+static void test_rls_without_where(void **state)
+{
+	struct db *db = *state;
+	if (db->pg == NULL)
+		skip();
+	struct mc_actor t1 = {.role = MC_ROLE_TENANT, .tenant_id = 1};
+	struct mc_admin_settings set = {.pg = db->pg, .actor = &t1};
+	struct mc_admin *a = mc_admin_create(&set);
+	struct mc_error err = {0};
+	struct rls_ctx r = {0};
+
+	assert_int_equal(admin_txn(a, raw_sql, &r, &err), 0);
+	assert_int_equal(r.users, mc_test_num(db->pg, "SELECT count(*) FROM "
+						      "users WHERE tenant_id "
+						      "= 1"));
+	assert_true(r.users < mc_test_num(db->pg, "SELECT count(*) FROM "
+						  "users"));
+	assert_int_equal(r.updated, 0);
+	assert_true(r.insert_failed);
+	assert_int_equal(mc_test_num(db->pg, "SELECT count(*) FROM users "
+					     "WHERE display_name = 'pwned'"),
+			 0);
+	mc_admin_destroy(&a);
+}
+
 /* Inserts a user named by ctx. */
 static int add_user(struct mc_admin *a, void *ctx, struct mc_error *err)
 {
@@ -404,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_cursor),
 		cmocka_unit_test(test_find_scoped),
 		cmocka_unit_test(test_limit_error),
+		cmocka_unit_test(test_rls_without_where),
 	};
 	return cmocka_run_group_tests(tests, db_setup, db_teardown);
 }
