@@ -86,6 +86,9 @@ const struct mc_api_route mc_api_routes[] = {
 	{"POST", U "/password", "user.password", 200, AC, 0, NULL, NULL},
 	{"GET", U "/usage", "user.usage", 200, 0, 0, NULL, NULL},
 	{"GET", U "/policy", "user.policy", 200, 0, 0, NULL, NULL},
+	/* self-registration: anonymous (mc-api.c builds its actor) */
+	{"POST", D "/registrations", "registration.create", 201, NA, 0, NULL,
+	 NULL},
 
 	{"GET", D "/aliases", "alias.list", 200, LS, 0, NULL, NULL},
 	{"POST", D "/aliases", "alias.create", 201, 0, 0, NULL,

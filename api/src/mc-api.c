@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mailcore/mc-config.h"
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
@@ -262,6 +263,73 @@ static void run_op(struct mc_api_req *req)
 	mc_api_query_free(&q);
 }
 
+/* Self-registration: the one operation that runs without credentials.
+ * Nothing the client sends is taken as identity (no token, no cookie);
+ * the request acts as a user-role actor without a user, scoped to the
+ * target domain's tenant, which only registration.create accepts. The
+ * domain is found first (as the table owner, for that scope), then the
+ * attempt is counted per client address; Redis down refuses (503). */
+static int registration_gate(struct mc_api_req *req, int64_t *tenant_id_r,
+			     int64_t *domain_id_r)
+{
+	struct mc_error err = {0};
+	const struct mc_config *cfg = req->api->cfg;
+	unsigned max = 5, retry = 0;
+	int r = mc_admin_registration_domain(req->th->pg, req->match.args[0],
+					     tenant_id_r, domain_id_r, &err);
+	if (r == 0)
+		return mc_api_send_problem(req, "not-found",
+					   "no such domain accepts "
+					   "registrations",
+					   NULL),
+		       -1;
+	if (cfg != NULL)
+		max = (unsigned)mc_config_int(cfg, "webd",
+					      "registrations_per_hour");
+	if (r > 0)
+		r = mc_admin_registration_throttle(
+			req->th->redis, max, req->client_ip, &retry, &err);
+	if (r == 0) {
+		mc_api_header(req, "Retry-After", "%u", retry);
+		return mc_api_send_problem(req, "too-many-requests",
+					   "too many registrations from your "
+					   "address; try later",
+					   NULL),
+		       -1;
+	}
+	if (r > 0)
+		return 0;
+	mc_log_warning("http: registration unavailable: %s", err.msg);
+	return mc_api_send_problem(req, "unavailable",
+				   "registration is unavailable; retry later",
+				   NULL),
+	       -1;
+}
+
+/* The anonymous actor of a registration, then the operation. */
+static void run_registration(struct mc_api_req *req)
+{
+	int64_t tenant_id = 0, domain_id = 0;
+	if (strcmp(req->route->op, "registration.create") != 0) {
+		mc_api_send_problem(req, "server-error",
+				    "no anonymous actor for this route", NULL);
+		return;
+	}
+	if (registration_gate(req, &tenant_id, &domain_id) < 0)
+		return;
+	memset(&req->actor, 0, sizeof(req->actor));
+	req->actor.role = MC_ROLE_USER;
+	req->actor.tenant_id = tenant_id;
+	req->actor.domain_id = domain_id;
+	snprintf(req->actor.name, sizeof(req->actor.name),
+		 "self-registration (%s)", req->client_ip);
+	snprintf(req->actor.client_ip, sizeof(req->actor.client_ip), "%s",
+		 req->client_ip);
+	snprintf(req->actor.request_id, sizeof(req->actor.request_id), "%s",
+		 req->request_id);
+	run_op(req); /* req->principal stays "": no Idempotency-Key records */
+}
+
 /* A route that is not there: 404, or 405 with Allow. */
 static void send_no_route(struct mc_api_req *req)
 {
@@ -308,6 +376,12 @@ static void dispatch(struct mc_api_req *req)
 	}
 	if (req->route->builtin == MC_API_LOGIN) {
 		mc_api_login(req);
+		return;
+	}
+	/* an operation route without authentication: self-registration */
+	if ((req->route->flags & MC_API_NO_AUTH) != 0 &&
+	    req->route->builtin == MC_API_OP) {
+		run_registration(req);
 		return;
 	}
 	if (mc_api_authenticate(req) < 0)

@@ -71,6 +71,7 @@ const struct mc_admin_op_def mc_admin_ops[] = {
 	{"dkim.create", admin_dkim_create},
 	{"dkim.delete", admin_dkim_delete},
 	{"dns.records", admin_dns_records},
+	{"registration.create", admin_registration_create},
 	{NULL, NULL},
 };
 

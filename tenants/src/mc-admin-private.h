@@ -281,5 +281,6 @@ ADMIN_OP(admin_dkim_list);
 ADMIN_OP(admin_dkim_create);
 ADMIN_OP(admin_dkim_delete);
 ADMIN_OP(admin_dns_records);
+ADMIN_OP(admin_registration_create);
 
 #endif

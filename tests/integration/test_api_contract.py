@@ -111,14 +111,19 @@ def test_every_documented_route_is_answered(webd):
     """Without credentials every route answers 401 (the two public ones
     answer for themselves), each a documented status: no route is missing
     from the server."""
-    public = {"GET /api/v1/openapi.yaml", "POST /api/v1/sessions"}
+    public = {"GET /api/v1/openapi.yaml", "POST /api/v1/sessions",
+              "POST /api/v1/domains/{domain}/registrations"}
     for template, method, _ in operations():
         path = concrete(template)
         r = webd.request(method.upper(), path,
                          body={} if method in ("post", "patch") else None)
         key = f"{method.upper()} {template}"
         if key in public:
-            assert r.status != 404 and r.status != 405, (key, r)
+            # answered by the route itself (registrations: 404 for the
+            # made-up domain), not by the router
+            assert r.status != 405, (key, r)
+            if r.status == 404:
+                assert r.json["detail"] != "no such resource", (key, r)
         else:
             assert r.status == 401, (key, r)
             assert r.header("www-authenticate").startswith("Bearer"), key

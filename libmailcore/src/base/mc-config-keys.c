@@ -183,6 +183,9 @@ const struct mc_config_key mc_config_keys[] = {
 	KEYR("webd", "maintain_interval", MC_CFG_DURATION, "1h", 1 * MS,
 	     7 * 86400 * MS, "how often maintenance runs (first 10 s after "
 	     "start)"),
+	KEYR("webd", "registrations_per_hour", MC_CFG_INT, "5", 0, 100000,
+	     "self-registration attempts one client address (IPv6: its /64) "
+	     "may make per hour; 0 = no limit"),
 
 	/* DNS records hosted domains must publish (mc-dns-records) */
 	KEY("dns", "mx", MC_CFG_STRING, "",

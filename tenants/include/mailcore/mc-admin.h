@@ -61,6 +61,23 @@ struct mc_actor {
 /* The actor mailctl runs as: provider, named after the Unix user. */
 void mc_actor_mailctl(struct mc_actor *actor);
 
+/* The audit record of a change that mailctl's older commands make
+ * through mc-tenants.h instead of an operation, written as the operations
+ * write theirs, by the actor of mc_actor_mailctl(). action is named like
+ * the operations' ("user.create"); target is an address if it has an
+ * '@', else a tenant name for tenant.* and network.* actions, else a
+ * domain or domain alias name; it is recorded lower-cased. The record is
+ * placed at the target, which must exist (looked up as the table owner,
+ * no RLS role): an address at its domain and tenant (and the user's
+ * department, if it is a user), a domain alias at its domain, a tenant
+ * at the tenant. changes: the changed fields (NULL = {}; not stolen;
+ * secrets already "***"). Runs in the caller's open transaction, so that
+ * a change made in it and its record commit together; else in one of its
+ * own, after the change. 0, or -1 with err (MC_ERR_NOTFOUND "no domain
+ * x" when the target is not there). */
+int mc_admin_audit_cli(struct mc_pg *pg, const char *action, const char *target,
+		       const json_t *changes, struct mc_error *err);
+
 struct mc_admin_settings {
 	struct mc_pg *pg;	      /* the caller's connection */
 	struct mc_redis *redis;	      /* cache invalidation; may be NULL */
@@ -149,6 +166,29 @@ int mc_admin_binding_actor(struct mc_pg *pg, int64_t binding_id,
 int mc_admin_maintain(struct mc_pg *pg, struct mc_redis *redis,
 		      const struct mc_config *cfg, struct mc_error *err);
 
+/* Self-registration (POST /api/v1/domains/{domain}/registrations, no
+ * credentials). First, as the database owner (before any RLS scope): the
+ * domain that takes registrations (active and unexpired, of an active
+ * tenant, not a domain alias, self_registration open or approval): 1
+ * with its ids, 0 when there is none (unknown, closed or inactive alike),
+ * -1 TEMPORARY. The caller then runs registration.create [domain] as the
+ * anonymous actor: MC_ROLE_USER with that tenant_id and domain_id and
+ * user_id, binding_id, token_id 0. The operation accepts no other actor;
+ * every other operation finds nothing for this one (it owns no user). */
+int mc_admin_registration_domain(struct mc_pg *pg, const char *domain,
+				 int64_t *tenant_id_r, int64_t *domain_id_r,
+				 struct mc_error *err);
+/* The per-client limit of registration attempts: counts one attempt of
+ * client_ip (IPv6: its /64) in Redis, in a window of an hour from the
+ * first. 1 allowed; 0 over max_per_hour (*retry_after_r: seconds until
+ * the window ends); -1 TEMPORARY when Redis cannot count (redis NULL
+ * too): the caller refuses then, this door being unauthenticated.
+ * max_per_hour 0 = no limit (Redis is not asked). */
+int mc_admin_registration_throttle(struct mc_redis *redis,
+				   unsigned max_per_hour, const char *client_ip,
+				   unsigned *retry_after_r,
+				   struct mc_error *err);
+
 /* Operations (the mc_admin_ops table holds them all; args in [] are the
  * path parameters):
  *   reseller.list/.create, reseller.get/.update/.delete [reseller]
@@ -170,6 +210,7 @@ int mc_admin_maintain(struct mc_pg *pg, struct mc_redis *redis,
  *   audit.list
  *   dkim.list/.create [domain], dkim.delete [domain, selector]
  *   dns.records [domain]
- *   me.get */
+ *   me.get
+ *   registration.create [domain]   (the anonymous actor only, see above) */
 
 #endif
