@@ -1,11 +1,19 @@
 /* mailctl alias remove, alias list: the rest of the alias life cycle
- * (alias add lives with the users in cmd-user.c). */
+ * (alias add lives with the users in cmd-user.c). A removal is audited
+ * (alias.delete) in its transaction. */
 #include <stdio.h>
 
 #include "mailcore/mc-tenants.h"
 #include "mailctl.h"
 
 enum { ALIAS_REMOVE, ALIAS_LIST };
+
+/* mc_alias_remove as a mailctl change (ctx: the address). */
+static int alias_remove_change(struct mc_pg *pg, void *ctx,
+			       struct mc_error *err)
+{
+	return mc_alias_remove(pg, ctx, err);
+}
 
 /* alias remove ADDRESS */
 static int alias_remove(struct mailctl *ctl, int argc, char **argv)
@@ -17,7 +25,9 @@ static int alias_remove(struct mailctl *ctl, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	struct mc_error err = {0};
-	if (mc_alias_remove(ctl->pg, argv[1], &err) < 0)
+	struct mailctl_audit au = {"alias.delete", argv[1], NULL};
+	if (mailctl_audited(ctl, alias_remove_change, argv[1], false, &au,
+			    &err) < 0)
 		return mailctl_fail(&err);
 	printf("alias %s removed\n", argv[1]);
 	mailctl_changed(ctl);

@@ -1,14 +1,35 @@
 /* mailctl domain alias, set, show, list: domain aliases and the per-domain
  * settings mail routing reads (status, expiry, quotas, message size
- * limit, catch-all). */
+ * limit, catch-all). Changes are audited (domain_alias.create,
+ * domain.update) in the transaction that makes them. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "mailcore/mc-str.h"
 #include "mailcore/mc-tenants.h"
 #include "mailctl.h"
 
 enum { DOMAIN_ALIAS, DOMAIN_SET, DOMAIN_SHOW, DOMAIN_LIST };
+
+struct alias_add {
+	const char *alias, *domain;
+};
+
+/* mc_domain_alias_add as a mailctl change. */
+static int alias_add_change(struct mc_pg *pg, void *ctx, struct mc_error *err)
+{
+	const struct alias_add *d = ctx;
+	return mc_domain_alias_add(pg, d->alias, d->domain, err);
+}
+
+/* The audit changes of domain alias: the domain (lower-cased). */
+static json_t *alias_changes(const char *domain)
+{
+	char name[MC_DOMAIN_MAX + 1];
+	snprintf(name, sizeof(name), "%s", domain);
+	return json_pack("{ss}", "domain", mc_str_lower(name));
+}
 
 /* domain alias ALIAS DOMAIN */
 static int domain_alias(struct mailctl *ctl, int argc, char **argv)
@@ -20,7 +41,10 @@ static int domain_alias(struct mailctl *ctl, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	struct mc_error err = {0};
-	if (mc_domain_alias_add(ctl->pg, argv[1], argv[2], &err) < 0)
+	struct alias_add d = {argv[1], argv[2]};
+	struct mailctl_audit au = {"domain_alias.create", argv[1],
+				   alias_changes(argv[2])};
+	if (mailctl_audited(ctl, alias_add_change, &d, false, &au, &err) < 0)
 		return mailctl_fail(&err);
 	printf("domain %s added as an alias of %s\n", argv[1], argv[2]);
 	mailctl_changed(ctl);
@@ -77,6 +101,41 @@ static int domain_commit(struct mc_pg *pg, const char *domain,
 	return mc_domain_set(pg, domain, changes, err);
 }
 
+/* Sets key of o to the size v unless it is unchanged. */
+static void put_size(json_t *o, const char *key, int64_t v)
+{
+	if (v != MC_UNCHANGED)
+		json_object_set_new(o, key, json_integer(v));
+}
+
+/* The audit changes of domain set, named as in the API's domains. */
+static json_t *set_audit(const void *changes)
+{
+	const struct mc_domain_changes *ch = changes;
+	json_t *o = json_object(), *limits = json_object();
+	if (ch->status != NULL)
+		json_object_set_new(o, "status", json_string(ch->status));
+	if (ch->expires != NULL)
+		json_object_set_new(o, "expires",
+				    strcmp(ch->expires, "never") == 0
+					    ? json_null()
+					    : json_string(ch->expires));
+	put_size(limits, "storage_bytes", ch->quota);
+	put_size(limits, "message_bytes", ch->max_message_size);
+	if (json_object_size(limits) > 0)
+		json_object_set(o, "limits", limits);
+	json_decref(limits);
+	put_size(o, "default_user_quota", ch->default_user_quota);
+	if (ch->quota_permanent != MC_UNCHANGED)
+		json_object_set_new(o, "quota_permanent",
+				    json_boolean(ch->quota_permanent));
+	if (ch->set_catchall)
+		json_object_set_new(
+			o, "catchall",
+			mailctl_json_strings(ch->catchall, ch->catchall_count));
+	return o;
+}
+
 /* domain set DOMAIN [--status S] [--expires D|never] [--quota SIZE] ... */
 static int domain_set(struct mailctl *ctl, int argc, char **argv)
 {
@@ -86,6 +145,8 @@ static int domain_set(struct mailctl *ctl, int argc, char **argv)
 		.what = "domain",
 		.option = set_option,
 		.commit = domain_commit,
+		.action = "domain.update",
+		.audit = set_audit,
 	};
 	struct mc_domain_changes ch;
 	mc_domain_changes_init(&ch);

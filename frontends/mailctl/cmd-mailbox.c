@@ -1,10 +1,12 @@
 /* mailctl user set, user show, sendas add, sendas remove: a mailbox's
  * settings (status, quota, display name, forwards) and the addresses its
- * user may send as. */
+ * user may send as. Changes are audited (user.update, send_as.create,
+ * send_as.delete) in the transaction that makes them. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "mailcore/mc-str.h"
 #include "mailcore/mc-tenants.h"
 #include "mailctl.h"
 
@@ -60,6 +62,50 @@ static int user_commit(struct mc_pg *pg, const char *address,
 	return mc_user_set(pg, address, changes, err);
 }
 
+/* A comma-separated list ("" = none) as a JSON array. */
+static json_t *list_json(const char *list)
+{
+	json_t *a = json_array();
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *save = NULL, *p = strtok_r(buf, ",", &save); p != NULL;
+	     p = strtok_r(NULL, ",", &save))
+		json_array_append_new(a, json_string(p));
+	return a;
+}
+
+/* The audit changes of user set, named as in the API's users. */
+static json_t *set_audit(const void *changes)
+{
+	const struct mc_user_changes *ch = changes;
+	json_t *o = json_object(), *fwd = json_object();
+	if (ch->status != NULL)
+		json_object_set_new(o, "status", json_string(ch->status));
+	if (ch->quota != MC_UNCHANGED)
+		json_object_set_new(o, "quota_bytes", json_integer(ch->quota));
+	if (ch->display_name != NULL)
+		json_object_set_new(o, "display_name",
+				    json_string(ch->display_name));
+	if (ch->set_forward)
+		json_object_set_new(
+			fwd, "targets",
+			mailctl_json_strings(ch->forward, ch->forward_count));
+	if (ch->keep_copy != MC_UNCHANGED)
+		json_object_set_new(fwd, "keep_copy",
+				    json_boolean(ch->keep_copy));
+	if (json_object_size(fwd) > 0)
+		json_object_set(o, "forward", fwd);
+	json_decref(fwd);
+	if (ch->imap_backend != NULL)
+		json_object_set_new(o, "imap_backend",
+				    ch->imap_backend[0] != '\0'
+					    ? json_string(ch->imap_backend)
+					    : json_null());
+	if (ch->protocols != NULL)
+		json_object_set_new(o, "protocols", list_json(ch->protocols));
+	return o;
+}
+
 /* user set ADDRESS [--status S] [--quota SIZE] [--display-name NAME]
  * [--forward ADDR,...|none] [--keep-copy yes|no] */
 static int user_set(struct mailctl *ctl, int argc, char **argv)
@@ -70,6 +116,8 @@ static int user_set(struct mailctl *ctl, int argc, char **argv)
 		.what = "user",
 		.option = set_option,
 		.commit = user_commit,
+		.action = "user.update",
+		.audit = set_audit,
 	};
 	struct mc_user_changes ch;
 	mc_user_changes_init(&ch);
@@ -111,9 +159,29 @@ static int user_show(struct mailctl *ctl, int argc, char **argv)
 typedef int send_as_fn(struct mc_pg *pg, const char *user, const char *address,
 		       struct mc_error *err);
 
-/* sendas add|remove USER ADDRESS|@DOMAIN */
+struct send_as_change {
+	send_as_fn *fn;
+	const char *user, *address;
+};
+
+/* A send-as grant or revocation as a mailctl change. */
+static int send_as_change(struct mc_pg *pg, void *ctx, struct mc_error *err)
+{
+	const struct send_as_change *c = ctx;
+	return c->fn(pg, c->user, c->address, err);
+}
+
+/* The audit changes of sendas: the address, lower-cased. */
+static json_t *send_as_changes(const char *address)
+{
+	char a[MC_ADDRESS_MAX + 1];
+	snprintf(a, sizeof(a), "%s", address);
+	return json_pack("{ss}", "address", mc_str_lower(a));
+}
+
+/* sendas add|remove USER ADDRESS|@DOMAIN, audited as action. */
 static int send_as(struct mailctl *ctl, int argc, char **argv, int which,
-		   send_as_fn *fn, const char *done)
+		   send_as_fn *fn, const char *done, const char *action)
 {
 	if (argc != 3)
 		return mailctl_usage(&mailctl_mailbox_cmds[which],
@@ -123,7 +191,9 @@ static int send_as(struct mailctl *ctl, int argc, char **argv, int which,
 	if (rc != 0)
 		return rc;
 	struct mc_error err = {0};
-	if (fn(ctl->pg, argv[1], argv[2], &err) < 0)
+	struct send_as_change c = {fn, argv[1], argv[2]};
+	struct mailctl_audit au = {action, argv[1], send_as_changes(argv[2])};
+	if (mailctl_audited(ctl, send_as_change, &c, false, &au, &err) < 0)
 		return mailctl_fail(&err);
 	printf("%s %s %s\n", argv[1], done, argv[2]);
 	mailctl_changed(ctl);
@@ -134,14 +204,14 @@ static int send_as(struct mailctl *ctl, int argc, char **argv, int which,
 static int sendas_add(struct mailctl *ctl, int argc, char **argv)
 {
 	return send_as(ctl, argc, argv, SENDAS_ADD, mc_send_as_add,
-		       "may now send as");
+		       "may now send as", "send_as.create");
 }
 
 /* sendas remove USER ADDRESS|@DOMAIN */
 static int sendas_remove(struct mailctl *ctl, int argc, char **argv)
 {
 	return send_as(ctl, argc, argv, SENDAS_REMOVE, mc_send_as_remove,
-		       "may no longer send as");
+		       "may no longer send as", "send_as.delete");
 }
 
 const struct mailctl_cmd mailctl_mailbox_cmds[] = {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mailcore/mc-admin.h"
 #include "mailcore/mc-config.h"
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-log.h"
@@ -128,6 +129,62 @@ void mailctl_changed(struct mailctl *ctl)
 	mc_redis_destroy(&redis);
 }
 
+struct audited {
+	mailctl_change_fn *fn;
+	void *ctx;
+	const struct mailctl_audit *au;
+};
+
+/* Transaction body of mailctl_audited: the change, then its record. */
+static int audited_txn(struct mc_pg *pg, void *ctx, struct mc_error *err)
+{
+	struct audited *x = ctx;
+	if (x->fn(pg, x->ctx, err) < 0)
+		return -1;
+	if (mc_admin_audit_cli(pg, x->au->action, x->au->target, x->au->changes,
+			       err) < 0) {
+		mc_error_prefix(err, "nothing changed: audit record not "
+				     "written");
+		return -1;
+	}
+	return 0;
+}
+
+/* The record of a change fn already committed: a failure only warns. */
+static int audit_after(struct mailctl *ctl, mailctl_change_fn *fn, void *ctx,
+		       const struct mailctl_audit *au, struct mc_error *err)
+{
+	struct mc_error aerr = {0};
+	if (fn(ctl->pg, ctx, err) < 0)
+		return -1;
+	if (mc_admin_audit_cli(ctl->pg, au->action, au->target, au->changes,
+			       &aerr) < 0)
+		fprintf(stderr,
+			"mailctl: warning: audit record not written: %s\n",
+			aerr.msg);
+	return 0;
+}
+
+int mailctl_audited(struct mailctl *ctl, mailctl_change_fn *fn, void *ctx,
+		    bool own_txn, struct mailctl_audit *au,
+		    struct mc_error *err)
+{
+	struct audited x = {fn, ctx, au};
+	int r = own_txn ? audit_after(ctl, fn, ctx, au, err)
+			: mc_pg_transaction(ctl->pg, audited_txn, &x, err);
+	json_decref(au->changes);
+	au->changes = NULL;
+	return r < 0 ? -1 : 0;
+}
+
+json_t *mailctl_json_strings(const char *const *items, size_t count)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(a, json_string(items[i]));
+	return a;
+}
+
 int mailctl_parse_size(const struct mailctl_cmd *cmd, const char *option,
 		       const char *value, int64_t *bytes_r)
 {
@@ -236,6 +293,19 @@ int main(int argc, char **argv)
 	return rc;
 }
 
+struct set_change {
+	const struct mailctl_set *set;
+	const char *target;
+	const void *changes;
+};
+
+/* A set command's commit as a mailctl change. */
+static int set_commit(struct mc_pg *pg, void *ctx, struct mc_error *err)
+{
+	struct set_change *sc = ctx;
+	return sc->set->commit(pg, sc->target, sc->changes, err);
+}
+
 int mailctl_run_set(struct mailctl *ctl, const struct mailctl_set *set,
 		    int argc, char **argv, void *changes)
 {
@@ -253,7 +323,10 @@ int mailctl_run_set(struct mailctl *ctl, const struct mailctl_set *set,
 	if ((rc = mailctl_connect(ctl)) != 0)
 		return rc;
 	struct mc_error err = {0};
-	if (set->commit(ctl->pg, argv[optind], changes, &err) < 0)
+	struct set_change sc = {set, argv[optind], changes};
+	struct mailctl_audit au = {set->action, argv[optind],
+				   set->audit(changes)};
+	if (mailctl_audited(ctl, set_commit, &sc, false, &au, &err) < 0)
 		return mailctl_fail(&err);
 	printf("%s %s updated\n", set->what, argv[optind]);
 	mailctl_changed(ctl);

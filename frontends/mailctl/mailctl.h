@@ -3,6 +3,7 @@
 #ifndef MAILCTL_H
 #define MAILCTL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,30 @@ char *mailctl_read_password(const char *given, bool from_stdin);
  * Redis; if Redis is unreachable, prints one warning line (never fails). */
 void mailctl_changed(struct mailctl *ctl);
 
+/* The audit record of a command that changes the tenant model through
+ * mc-tenants.h (see mc_admin_audit_cli). */
+struct mailctl_audit {
+	const char *action; /* "user.create", as the operations name them */
+	const char *target; /* the address, domain or tenant name changed */
+	json_t *changes;    /* the changed fields (owned), NULL = {} */
+};
+/* A change through mc-tenants.h: 0 or -1 with err. */
+typedef int mailctl_change_fn(struct mc_pg *pg, void *ctx,
+			      struct mc_error *err);
+/* Makes the change fn and writes its audit record au; consumes
+ * au->changes. When fn runs no transaction of its own (own_txn false),
+ * both happen in one transaction: both are committed, or neither and the
+ * failure (of the change or of its record) is returned. When fn commits
+ * a transaction of its own, the record follows the committed change; if
+ * writing it fails, one line "mailctl: warning: audit record not written:
+ * ..." is printed and the command still succeeds (the change is made; as
+ * mailctl_changed does for Redis). 0 or -1 with err (of the change). */
+int mailctl_audited(struct mailctl *ctl, mailctl_change_fn *fn, void *ctx,
+		    bool own_txn, struct mailctl_audit *au,
+		    struct mc_error *err);
+/* count strings as a JSON array (new reference), for audit changes. */
+json_t *mailctl_json_strings(const char *const *items, size_t count);
+
 /* A "set" command: long options applied one by one to a changes struct,
  * then exactly one target, at least one change, and commit. */
 struct option;
@@ -66,9 +91,13 @@ struct mailctl_set {
 	/* Applies one option; 0 or an exit code. */
 	int (*option)(struct mailctl *ctl, int opt, const char *arg,
 		      void *changes);
-	/* Writes the changes; 0 or -1 with err. */
+	/* Writes the changes; 0 or -1 with err. It runs in the transaction
+	 * that also writes the audit record. */
 	int (*commit)(struct mc_pg *pg, const char *target,
 		      const void *changes, struct mc_error *err);
+	const char *action; /* of the audit record: "domain.update" */
+	/* The changes as the audit record's changes object (new ref). */
+	json_t *(*audit)(const void *changes);
 };
 /* Runs set with changes (already initialised); returns the exit code. */
 int mailctl_run_set(struct mailctl *ctl, const struct mailctl_set *set,
