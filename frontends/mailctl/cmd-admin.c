@@ -501,9 +501,11 @@ static int simple_option(struct call *k, int opt, const char *arg)
 	return mailctl_usage(NULL, "unknown option; see mailctl -h");
 }
 
-/* Runs a shorthand verb: options, then exactly nargs arguments. */
-static int run_simple(struct mailctl *ctl, const char *op, int nargs, int argc,
-		      char **argv)
+/* Runs a shorthand verb: options, then exactly nargs arguments, which
+ * are path arguments except the last when member names the body member
+ * it goes to. */
+static int run_simple(struct mailctl *ctl, const char *op, int nargs,
+		      const char *member, int argc, char **argv)
 {
 	struct call k = {.op = op, .c.if_version = -1};
 	int opt, rc = 0;
@@ -512,6 +514,11 @@ static int run_simple(struct mailctl *ctl, const char *op, int nargs, int argc,
 	while (rc == 0 &&
 	       (opt = getopt_long(argc, argv, "", simple_opts, NULL)) != -1)
 		rc = simple_option(&k, opt, optarg);
+	if (rc == 0 && member != NULL && argc - optind == nargs) {
+		body_str(&k, member, argv[argc - 1]);
+		argc--;
+		nargs--;
+	}
 	if (rc == 0)
 		rc = take_args(&k, argc, argv, optind, nargs);
 	if (rc != 0) {
@@ -521,30 +528,35 @@ static int run_simple(struct mailctl *ctl, const char *op, int nargs, int argc,
 	return finish(ctl, &k);
 }
 
-/* The shorthand verbs: group, verb, operation, path arguments. */
+/* The shorthand verbs: group, verb, operation, arguments, and the body
+ * member the last argument goes to (NULL: all are path arguments). */
 static const struct {
 	const char *group, *verb, *op;
 	int nargs;
+	const char *member;
 } shorthands[] = {
-	{"reseller", "list", "reseller.list", 0},
-	{"reseller", "show", "reseller.get", 1},
-	{"tenant", "list", "tenant.list", 0},
-	{"tenant", "show", "tenant.get", 1},
-	{"tenant", "set", "tenant.update", 1},
-	{"tenant", "usage", "tenant.usage", 1},
-	{"department", "list", "department.list", 1},
-	{"user", "delete", "user.delete", 2},
-	{"user", "restore", "user.restore", 2},
-	{"user", "policy", "user.policy", 2},
-	{"user", "batch", "user.batch", 1},
-	{"user", "export", "user.export", 1},
-	{"dkim", "generate", "dkim.create", 1},
-	{"dkim", "list", "dkim.list", 1},
-	{"dns", "records", "dns.records", 1},
-	{"token", "list", "token.list", 0},
-	{"token", "revoke", "token.delete", 1},
-	{"binding", "list", "binding.list", 0},
-	{"audit", "list", "audit.list", 0},
+	{"reseller", "add", "reseller.create", 1, "name"},
+	{"department", "add", "department.create", 2, "name"},
+	{"user", "batch", "user.batch", 2, "pattern"},
+	{"reseller", "list", "reseller.list", 0, NULL},
+	{"reseller", "show", "reseller.get", 1, NULL},
+	{"tenant", "list", "tenant.list", 0, NULL},
+	{"tenant", "show", "tenant.get", 1, NULL},
+	{"tenant", "set", "tenant.update", 1, NULL},
+	{"tenant", "usage", "tenant.usage", 1, NULL},
+	{"department", "list", "department.list", 1, NULL},
+	{"user", "delete", "user.delete", 2, NULL},
+	{"user", "restore", "user.restore", 2, NULL},
+	{"user", "policy", "user.policy", 2, NULL},
+	{"user", "batch", "user.batch", 1, NULL},
+	{"user", "export", "user.export", 1, NULL},
+	{"dkim", "generate", "dkim.create", 1, NULL},
+	{"dkim", "list", "dkim.list", 1, NULL},
+	{"dns", "records", "dns.records", 1, NULL},
+	{"token", "list", "token.list", 0, NULL},
+	{"token", "revoke", "token.delete", 1, NULL},
+	{"binding", "list", "binding.list", 0, NULL},
+	{"audit", "list", "audit.list", 0, NULL},
 };
 
 /* Finds the shorthand of argv[0] (the verb) in group. */
@@ -555,9 +567,16 @@ static int shorthand(struct mailctl *ctl, const char *group, int argc,
 		if (strcmp(shorthands[i].group, group) == 0 &&
 		    strcmp(shorthands[i].verb, argv[0]) == 0)
 			return run_simple(ctl, shorthands[i].op,
-					  shorthands[i].nargs, argc, argv);
+					  shorthands[i].nargs,
+					  shorthands[i].member, argc, argv);
 	}
 	return mailctl_usage(NULL, "unknown command");
+}
+
+/* A shorthand verb of the command's own group. */
+static int group_cmd(struct mailctl *ctl, int argc, char **argv)
+{
+	return shorthand(ctl, ctl->cmd->group, argc, argv);
 }
 
 /* Splits "local@domain" into two path arguments in place. */
@@ -596,95 +615,9 @@ static int user_addr_cmd(struct mailctl *ctl, int argc, char **argv)
 	char *buf = NULL;
 	int rc = split_user_args(&argc, &argv, &buf);
 	if (rc == 0)
-		rc = shorthand(ctl, "user", argc, argv);
+		rc = group_cmd(ctl, argc, argv);
 	free(buf);
 	return rc;
-}
-
-static int reseller_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "reseller", argc, argv);
-}
-
-static int tenant_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "tenant", argc, argv);
-}
-
-static int department_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "department", argc, argv);
-}
-
-static int user_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "user", argc, argv);
-}
-
-static int dkim_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "dkim", argc, argv);
-}
-
-static int dns_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "dns", argc, argv);
-}
-
-static int token_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "token", argc, argv);
-}
-
-static int binding_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "binding", argc, argv);
-}
-
-static int audit_cmd(struct mailctl *ctl, int argc, char **argv)
-{
-	return shorthand(ctl, "audit", argc, argv);
-}
-
-/* reseller add NAME [--parent P] [--display-name X] [--limit K=N]... */
-static int reseller_add(struct mailctl *ctl, int argc, char **argv)
-{
-	struct call k = {.op = "reseller.create", .c.if_version = -1};
-	int opt, rc = 0;
-
-	optind = 0;
-	while (rc == 0 &&
-	       (opt = getopt_long(argc, argv, "", simple_opts, NULL)) != -1)
-		rc = simple_option(&k, opt, optarg);
-	if (rc == 0 && optind != argc - 1)
-		rc = mailctl_usage(NULL, "expected one reseller name");
-	if (rc != 0) {
-		call_free(&k);
-		return rc;
-	}
-	body_str(&k, "name", argv[optind]);
-	return finish(ctl, &k);
-}
-
-/* department add DOMAIN NAME [--parent ID] */
-static int department_add(struct mailctl *ctl, int argc, char **argv)
-{
-	struct call k = {.op = "department.create", .c.if_version = -1};
-	int opt, rc = 0;
-
-	optind = 0;
-	while (rc == 0 &&
-	       (opt = getopt_long(argc, argv, "", simple_opts, NULL)) != -1)
-		rc = simple_option(&k, opt, optarg);
-	if (rc == 0 && optind != argc - 2)
-		rc = mailctl_usage(NULL, "expected a domain and a name");
-	if (rc != 0) {
-		call_free(&k);
-		return rc;
-	}
-	k.c.args[k.c.nargs++] = argv[optind];
-	body_str(&k, "name", argv[optind + 1]);
-	return finish(ctl, &k);
 }
 
 /* user import DOMAIN FILE (CSV; "-" = stdin): prints the report. */
@@ -699,27 +632,6 @@ static int user_import(struct mailctl *ctl, int argc, char **argv)
 		return EXIT_USAGE;
 	k.c.raw = k.raw;
 	k.c.args[k.c.nargs++] = argv[1];
-	return finish(ctl, &k);
-}
-
-/* user batch DOMAIN PATTERN [--password PW] */
-static int user_batch(struct mailctl *ctl, int argc, char **argv)
-{
-	struct call k = {.op = "user.batch", .c.if_version = -1};
-	int opt, rc = 0;
-
-	optind = 0;
-	while (rc == 0 &&
-	       (opt = getopt_long(argc, argv, "", simple_opts, NULL)) != -1)
-		rc = simple_option(&k, opt, optarg);
-	if (rc == 0 && optind != argc - 2)
-		rc = mailctl_usage(NULL, "expected a domain and a pattern");
-	if (rc != 0) {
-		call_free(&k);
-		return rc;
-	}
-	k.c.args[k.c.nargs++] = argv[optind];
-	body_str(&k, "pattern", argv[optind + 1]);
 	return finish(ctl, &k);
 }
 
@@ -755,40 +667,40 @@ const struct mailctl_cmd mailctl_admin_cmds[] = {
 	 "ID]] [--holder ADDR] [--name N] [--expires-days N|--no-expiry] "
 	 "[--network CIDR]...",
 	 token_create},
-	{"token", "list", "", token_cmd},
-	{"token", "revoke", "ID", token_cmd},
+	{"token", "list", "", group_cmd},
+	{"token", "revoke", "ID", group_cmd},
 	{"binding", "add",
 	 "--role ROLE [--reseller R|--tenant T|--domain D [--department "
 	 "ID]] [--holder ADDR] [--label L]",
 	 binding_add},
-	{"binding", "list", "", binding_cmd},
+	{"binding", "list", "", group_cmd},
 	{"reseller", "add",
 	 "NAME [--parent RESELLER] [--display-name X] [--limit KEY=N]...",
-	 reseller_add},
-	{"reseller", "list", "", reseller_cmd},
-	{"reseller", "show", "NAME", reseller_cmd},
-	{"tenant", "list", "", tenant_cmd},
-	{"tenant", "show", "NAME", tenant_cmd},
+	 group_cmd},
+	{"reseller", "list", "", group_cmd},
+	{"reseller", "show", "NAME", group_cmd},
+	{"tenant", "list", "", group_cmd},
+	{"tenant", "show", "NAME", group_cmd},
 	{"tenant", "set",
 	 "NAME [--limit KEY=N]... [--status S] "
 	 "[--display-name X]",
-	 tenant_cmd},
-	{"tenant", "usage", "NAME", tenant_cmd},
-	{"department", "add", "DOMAIN NAME [--parent ID]", department_add},
-	{"department", "list", "DOMAIN", department_cmd},
+	 group_cmd},
+	{"tenant", "usage", "NAME", group_cmd},
+	{"department", "add", "DOMAIN NAME [--parent ID]", group_cmd},
+	{"department", "list", "DOMAIN", group_cmd},
 	{"user", "import", "DOMAIN FILE.csv", user_import},
-	{"user", "batch", "DOMAIN PATTERN [--password PW]", user_batch},
-	{"user", "export", "DOMAIN", user_cmd},
+	{"user", "batch", "DOMAIN PATTERN [--password PW]", group_cmd},
+	{"user", "export", "DOMAIN", group_cmd},
 	{"user", "delete", "ADDRESS", user_addr_cmd},
 	{"user", "restore", "ADDRESS", user_addr_cmd},
 	{"user", "policy", "ADDRESS", user_addr_cmd},
 	{"dkim", "generate",
 	 "DOMAIN [--algorithm rsa-2048|ed25519] "
 	 "[--selector S]",
-	 dkim_cmd},
-	{"dkim", "list", "DOMAIN", dkim_cmd},
-	{"dns", "records", "DOMAIN", dns_cmd},
-	{"audit", "list", "[--action A] [--target T] [--max N]", audit_cmd},
+	 group_cmd},
+	{"dkim", "list", "DOMAIN", group_cmd},
+	{"dns", "records", "DOMAIN", group_cmd},
+	{"audit", "list", "[--action A] [--target T] [--max N]", group_cmd},
 	{"maintain", "", "", maintain},
 	{0},
 };

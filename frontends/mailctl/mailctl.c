@@ -276,6 +276,7 @@ static int run(struct mailctl *ctl, int argc, char **argv)
 	 * command without verbs) */
 	if (cmd->verb[0] != '\0')
 		optind += 1;
+	ctl->cmd = cmd;
 	return cmd->run(ctl, argc - optind, argv + optind);
 }
 

@@ -23,7 +23,8 @@ struct mailctl {
 	const char *config_path;
 	struct mc_config *config;
 	struct mc_pg *pg;
-	struct mc_pool *pool; /* for the command's lifetime */
+	struct mc_pool *pool;	       /* for the command's lifetime */
+	const struct mailctl_cmd *cmd; /* the command being run */
 };
 
 struct mailctl_cmd {
@@ -93,8 +94,8 @@ struct mailctl_set {
 		      void *changes);
 	/* Writes the changes; 0 or -1 with err. It runs in the transaction
 	 * that also writes the audit record. */
-	int (*commit)(struct mc_pg *pg, const char *target,
-		      const void *changes, struct mc_error *err);
+	int (*commit)(struct mc_pg *pg, const char *target, const void *changes,
+		      struct mc_error *err);
 	const char *action; /* of the audit record: "domain.update" */
 	/* The changes as the audit record's changes object (new ref). */
 	json_t *(*audit)(const void *changes);
