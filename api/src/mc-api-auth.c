@@ -15,6 +15,7 @@
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-password.h"
+#include "mailcore/mc-policy.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-redis.h"
@@ -322,6 +323,32 @@ static int check_password(struct mc_api_req *req, struct mc_pool *pool,
 	return r == 1 ? 1 : 0;
 }
 
+/* A mailbox owner without an admin role logs in for webmail and its own
+ * settings: its policy must allow webmail. 0, or -1 with the answer. */
+static int webmail_allowed(struct mc_api_req *req,
+			   const struct mc_directory_login *login)
+{
+	struct mc_policy_settings set;
+	struct mc_error err = {0};
+
+	mc_policy_settings_from_config(req->api->cfg, &set);
+	int r = mc_policy_allows(req->th->pg, req->th->redis, &set,
+				 login->tenant_id, login->user_id,
+				 MC_DIR_PROTO_WEBMAIL, &err);
+	if (r == 1)
+		return 0;
+	if (r < 0) {
+		mc_log_warning("http: login %s: %s", login->address, err.msg);
+		mc_api_header(req, "Retry-After", "5");
+		mc_api_send_problem(req, "unavailable",
+				    "temporarily unavailable; try again", NULL);
+		return -1;
+	}
+	mc_api_send_problem(req, "forbidden",
+			    "webmail is not enabled for this account", NULL);
+	return -1;
+}
+
 /* The actor a login acts as; 0, or -1 with the answer sent. */
 static int login_actor(struct mc_api_req *req,
 		       const struct mc_directory_login *login, int64_t want)
@@ -339,7 +366,7 @@ static int login_actor(struct mc_api_req *req,
 		return 0;
 	if (r == 0 &&
 	    user_actor(req->th->pg, login->address, &req->actor, &err) == 1)
-		return 0;
+		return webmail_allowed(req, login);
 	if (err.cls == MC_ERR_NONE)
 		mc_error_set(&err, MC_ERR_DENIED, "user vanished");
 	return auth_failed(req, &err, "wrong address or password");

@@ -1,8 +1,9 @@
-/* mc-webd: the REST API (api/) on CivetWeb: plain HTTP on loopback only,
- * HTTPS with the certificate of the other daemons (through the OpenSSL 3
- * shim, see sslshim/README), a PostgreSQL and Redis connection per
- * CivetWeb worker thread, and periodic maintenance on a thread of its
- * own. `mc-webd --routes` prints the route table. */
+/* mc-webd: the REST API (api/) and the well-known mail-client endpoints
+ * (wellknown.c) on CivetWeb: plain HTTP on loopback only, HTTPS with the
+ * certificate of the other daemons (through the OpenSSL 3 shim, see
+ * sslshim/README), a PostgreSQL and Redis connection per CivetWeb worker
+ * thread, and periodic maintenance on a thread of its own. `mc-webd
+ * --routes` prints the route table. */
 #include <civetweb.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "mailcore/mc-service.h"
 #include "mailcore/mc-str.h"
 #include "mailcore/mc-tls.h"
+#include "webd.h"
 
 #define MAX_ADDRS	  16
 #define FIRST_MAINTAIN_MS 10000
@@ -166,9 +168,12 @@ static int init_ssl_library(const struct mc_config *cfg)
 	return 0;
 }
 
-/* CivetWeb: every request goes to the API. */
+/* CivetWeb: every request goes to the API, but for the well-known paths
+ * (wellknown.c), which go on to their registered handlers. */
 static int on_request(struct mg_connection *conn)
 {
+	if (mc_webd_wellknown_claims(conn))
+		return 0;
 	return mc_api_handle(conn, webd.api);
 }
 
@@ -373,6 +378,8 @@ static int webd_start(struct mc_service *svc)
 	free(openapi);
 	if (r == 0)
 		r = start_civetweb(webd.cfg, mc_buf_cstr(&ports));
+	if (r == 0)
+		mc_webd_wellknown_start(webd.mg, webd.cfg);
 	if (r == 0) {
 		mc_log_info(
 			"web server on %s (%lld threads)", mc_buf_cstr(&ports),
@@ -390,6 +397,7 @@ static void webd_stop(struct mc_service *svc)
 	if (webd.mg != NULL)
 		mg_stop(webd.mg);
 	webd.mg = NULL;
+	mc_webd_wellknown_stop();
 	if (webd.maint_started) {
 		pthread_mutex_lock(&webd.lock);
 		webd.stopping = true;

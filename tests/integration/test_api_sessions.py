@@ -87,3 +87,14 @@ def test_wrong_password_and_unknown_user(api, site):
         assert r.header("set-cookie") is None
     r = api.get("/api/v1/me", headers={"Cookie": "mc_session=forged"})
     assert r.status == 401
+
+
+def test_webmail_switch_gates_a_mailbox_owner_login(api, site):
+    p, d = site
+    must(p.post(f"/api/v1/domains/{d}/users", {"local_part": "nowm", "password": PASSWORD}), 201)
+    must(p.patch(f"/api/v1/domains/{d}/users/nowm", {"protocols": ["imap", "smtp"]}), 200)
+    r = login(api, f"nowm@{d}", PASSWORD)
+    assert r.status == 403 and "webmail" in r.json["detail"], r
+    assert r.header("set-cookie") is None
+    must(p.patch(f"/api/v1/domains/{d}/users/nowm", {"protocols": ["imap", "webmail"]}), 200)
+    assert login(api, f"nowm@{d}", PASSWORD).status == 201
