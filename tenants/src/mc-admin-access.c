@@ -55,18 +55,6 @@ struct binding_req {
 	const char *holder, *label;
 };
 
-/* An id as decimal text. */
-static void id_text(int64_t id, char buf[24])
-{
-	snprintf(buf, 24, "%lld", (long long)id);
-}
-
-/* An id column of row. */
-static int64_t col_id(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
 void mc_admin_binding_params(const struct mc_actor *ac,
 			     struct mc_admin_binding_params *bp)
 {
@@ -75,7 +63,7 @@ void mc_admin_binding_params(const struct mc_actor *ac,
 
 	bp->values[0] = mc_role_name(ac->role);
 	for (int i = 0; i < 5; i++) {
-		id_text(ids[i], bp->ids[i]);
+		admin_id_text(ids[i], bp->ids[i]);
 		bp->values[i + 1] = bp->ids[i];
 	}
 }
@@ -99,8 +87,9 @@ json_t *mc_admin_binding_scope(const PGresult *res, int row, int col,
 		json_object_set_new(scope, "domain",
 				    json_string(PQgetvalue(res, row, col + 3)));
 	if (role == MC_ROLE_DEPARTMENT)
-		json_object_set_new(scope, "department",
-				    json_integer(col_id(res, row, col + 4)));
+		json_object_set_new(
+			scope, "department",
+			json_integer(admin_col_i64(res, row, col + 4)));
 	return scope;
 }
 
@@ -113,12 +102,13 @@ bool mc_admin_may_grant(enum mc_role actor, enum mc_role role)
 }
 
 /* A binding row as the API shows it. */
-static json_t *binding_json(const PGresult *res, int row)
+static json_t *binding_json(const PGresult *res, int row, const void *unused)
 {
+	(void)unused;
 	const char *holder = PQgetvalue(res, row, COL_HOLDER);
 
 	return json_pack("{sIsssoss?ssssss}", "id",
-			 (json_int_t)col_id(res, row, COL_ID), "role",
+			 (json_int_t)admin_col_i64(res, row, COL_ID), "role",
 			 PQgetvalue(res, row, COL_SCOPE), "scope",
 			 mc_admin_binding_scope(res, row, COL_SCOPE, NULL),
 			 "holder", *holder != '\0' ? holder : NULL, "label",
@@ -167,17 +157,17 @@ static int row_place(struct mc_admin *a, const PGresult *res, int row,
 		     struct admin_place *p, struct mc_error *err)
 {
 	enum mc_role role = MC_ROLE_USER;
-	int64_t dept = col_id(res, row, COL_DEPARTMENT);
+	int64_t dept = admin_col_i64(res, row, COL_DEPARTMENT);
 
 	memset(p, 0, sizeof(*p));
 	(void)mc_role_parse(PQgetvalue(res, row, COL_SCOPE), &role);
 	p->level = role_level(role);
 	parse_path(PQgetvalue(res, row, COL_PATH), p);
-	p->reseller_id = col_id(res, row, COL_RESELLER);
-	p->tenant_id = col_id(res, row, COL_TENANT);
-	p->domain_id = col_id(res, row, COL_DOMAIN);
+	p->reseller_id = admin_col_i64(res, row, COL_RESELLER);
+	p->tenant_id = admin_col_i64(res, row, COL_TENANT);
+	p->domain_id = admin_col_i64(res, row, COL_DOMAIN);
 	if (role == MC_ROLE_USER)
-		p->user_id = col_id(res, row, COL_HOLDER_ID);
+		p->user_id = admin_col_i64(res, row, COL_HOLDER_ID);
 	if (dept != 0)
 		return admin_department_chain(a, dept, p, err);
 	return 0;
@@ -193,7 +183,7 @@ static PGresult *binding_row(struct mc_admin *a, int64_t id,
 
 	mc_admin_binding_params(&a->actor, &bp);
 	memcpy(params, bp.values, sizeof(bp.values));
-	id_text(id, idbuf);
+	admin_id_text(id, idbuf);
 	params[MC_ADMIN_BINDING_NPARAMS] = idbuf;
 	PGresult *res = admin_query(a, BINDING_SELECT " AND b.id = $7::bigint",
 				    MC_ADMIN_BINDING_NPARAMS + 1, params, err);
@@ -337,7 +327,7 @@ static int parse_scope(struct mc_admin *a, const json_t *body,
 	if (admin_get_int(a, scope, "department", 1, INT64_MAX, true, &dept,
 			  err) < 0)
 		return -1;
-	id_text(dept, req->department);
+	admin_id_text(dept, req->department);
 	return 0;
 }
 
@@ -487,16 +477,16 @@ static int insert_binding(struct mc_admin *a, const struct binding_req *req,
 	enum mc_role r = req->role;
 
 	if (r == MC_ROLE_RESELLER)
-		id_text(p->reseller_id, rid);
+		admin_id_text(p->reseller_id, rid);
 	if (r <= MC_ROLE_TENANT)
-		id_text(p->tenant_id, tid);
+		admin_id_text(p->tenant_id, tid);
 	if (r < MC_ROLE_TENANT)
-		id_text(p->domain_id, did);
+		admin_id_text(p->domain_id, did);
 	if (r == MC_ROLE_DEPARTMENT)
-		id_text(p->departments[p->ndepartments - 1], dep);
+		admin_id_text(p->departments[p->ndepartments - 1], dep);
 	if (h->user_id != 0) {
-		id_text(h->tenant_id, ht);
-		id_text(h->user_id, hid);
+		admin_id_text(h->tenant_id, ht);
+		admin_id_text(h->user_id, hid);
 	}
 	const char *params[] = {
 		mc_role_name(r), rid,	       tid, did, dep, ht, hid,
@@ -512,7 +502,7 @@ static int insert_binding(struct mc_admin *a, const struct binding_req *req,
 		9, params, err);
 	if (res == NULL)
 		return -1;
-	*id_r = col_id(res, 0, 0);
+	*id_r = admin_col_i64(res, 0, 0);
 	PQclear(res);
 	return 0;
 }
@@ -565,19 +555,6 @@ int mc_admin_binding_make(struct mc_admin *a, const json_t *body, int64_t *id_r,
 	return ret;
 }
 
-/* Reads call->args[0] as a binding id; NOTFOUND when it is not one. */
-static int arg_id(const struct mc_admin_call *call, int64_t *id_r,
-		  struct mc_error *err)
-{
-	const char *s = call->nargs > 0 ? call->args[0] : NULL;
-
-	if (s != NULL && *s >= '1' && *s <= '9' && mc_str_to_i64(s, id_r))
-		return 0;
-	mc_error_set(err, MC_ERR_NOTFOUND, "no role binding %s",
-		     s != NULL ? s : "");
-	return -1;
-}
-
 struct binding_op {
 	const struct mc_admin_call *call;
 	int64_t id;
@@ -597,7 +574,7 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		return -1;
 	if ((res = binding_row(a, op->id, err)) == NULL)
 		return -1;
-	op->out = binding_json(res, 0);
+	op->out = binding_json(res, 0, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -612,12 +589,7 @@ ADMIN_OP(admin_binding_create)
 	if (admin_body_check(a, call->body, allowed, true, err) < 0 ||
 	    mc_admin_binding_check(a, call->body, err) < 0)
 		return -1;
-	if (admin_txn(a, create_txn, &op, err) < 0) {
-		json_decref(op.out);
-		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, create_txn, &op, &op.out, out_r, err);
 }
 
 /* binding.get in the transaction. */
@@ -630,7 +602,7 @@ static int get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	op->out = NULL;
 	if (res == NULL)
 		return -1;
-	op->out = binding_json(res, 0);
+	op->out = binding_json(res, 0, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -640,7 +612,7 @@ ADMIN_OP(admin_binding_get)
 	struct binding_op op = {.call = call};
 
 	*out_r = NULL;
-	if (arg_id(call, &op.id, err) < 0 ||
+	if (admin_arg_id(call, 0, "role binding", &op.id, err) < 0 ||
 	    admin_txn(a, get_txn, &op, err) < 0)
 		return -1;
 	*out_r = op.out;
@@ -654,13 +626,13 @@ static int64_t count_tokens(struct mc_admin *a, int64_t id,
 	char idbuf[24];
 	const char *params[] = {idbuf};
 
-	id_text(id, idbuf);
+	admin_id_text(id, idbuf);
 	PGresult *res = admin_query(
 		a, "SELECT count(*) FROM api_tokens WHERE binding_id = $1", 1,
 		params, err);
 	if (res == NULL)
 		return -1;
-	int64_t n = col_id(res, 0, 0);
+	int64_t n = admin_col_i64(res, 0, 0);
 	PQclear(res);
 	return n;
 }
@@ -684,7 +656,7 @@ static int delete_row(struct mc_admin *a, const PGresult *res, int64_t id,
 	snprintf(target, sizeof(target), "binding %lld", (long long)id);
 	int ret = admin_audit(a, &p, "binding.delete", target, ch, err);
 	json_decref(ch);
-	id_text(id, idbuf);
+	admin_id_text(id, idbuf);
 	if (ret == 0 && admin_exec(a, "DELETE FROM role_bindings WHERE id = $1",
 				   1, params, err) < 0)
 		ret = -1;
@@ -714,7 +686,7 @@ ADMIN_OP(admin_binding_delete)
 	struct binding_op op = {.call = call};
 
 	*out_r = NULL;
-	if (arg_id(call, &op.id, err) < 0)
+	if (admin_arg_id(call, 0, "role binding", &op.id, err) < 0)
 		return -1;
 	return admin_txn(a, delete_txn, &op, err);
 }
@@ -725,21 +697,6 @@ static const struct admin_sort binding_sorts[] = {
 	{"role", "b.role"},
 	{NULL, NULL},
 };
-
-/* The page of bindings from the rows of res. */
-static json_t *binding_page(const struct admin_list *l, const PGresult *res)
-{
-	int n = PQntuples(res), keep = n > (int)l->limit ? (int)l->limit : n;
-	json_t *items = json_array();
-
-	for (int i = 0; i < keep; i++)
-		json_array_append_new(items, binding_json(res, i));
-	if (keep == 0)
-		return admin_page(l, items, false, NULL, 0);
-	return admin_page(l, items, n > keep,
-			  PQgetvalue(res, keep - 1, COL_SORT),
-			  col_id(res, keep - 1, COL_ID));
-}
 
 /* binding.list in the transaction (filters role, holder). */
 static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
@@ -761,24 +718,15 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		      "SELECT " BINDING_COLS ", %s::text" BINDING_FROM
 		      " WHERE " MC_ADMIN_BINDING_VISIBLE,
 		      op->list.sort->expr);
-	if (role != NULL) {
-		params[n++] = role;
-		mc_buf_printf(&sql, " AND b.role = $%d", n);
-	}
-	if (holder != NULL) {
-		params[n++] = holder;
-		mc_buf_printf(&sql,
-			      " AND hu.local_part || '@' || hd.name = "
-			      "lower($%d)",
-			      n);
-	}
-	admin_list_sql(&op->list, "b.id", &sql, params, &n);
+	admin_where(&sql, params, &n, role, " AND b.role = $?");
+	admin_where(&sql, params, &n, holder,
+		    " AND hu.local_part || '@' || hd.name = lower($?)");
 	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+		admin_list_fetch(a, &op->list, &sql, "b.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	op->out = binding_page(&op->list, res);
+	op->out = admin_page_rows(&op->list, res, COL_SORT, COL_ID,
+				  binding_json, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -801,7 +749,7 @@ int mc_admin_binding_actor(struct mc_pg *pg, int64_t binding_id,
 	char idbuf[24];
 	const char *params[] = {idbuf};
 
-	id_text(binding_id, idbuf);
+	admin_id_text(binding_id, idbuf);
 	PGresult *res = mc_pg_query(
 		pg,
 		"SELECT b.role, coalesce(b.reseller_id, 0), "
@@ -831,11 +779,11 @@ int mc_admin_binding_actor(struct mc_pg *pg, int64_t binding_id,
 	}
 	memset(actor_r, 0, sizeof(*actor_r));
 	(void)mc_role_parse(PQgetvalue(res, 0, 0), &actor_r->role);
-	actor_r->reseller_id = col_id(res, 0, 1);
-	actor_r->tenant_id = col_id(res, 0, 2);
-	actor_r->domain_id = col_id(res, 0, 3);
-	actor_r->department_id = col_id(res, 0, 4);
-	actor_r->user_id = col_id(res, 0, 5);
+	actor_r->reseller_id = admin_col_i64(res, 0, 1);
+	actor_r->tenant_id = admin_col_i64(res, 0, 2);
+	actor_r->domain_id = admin_col_i64(res, 0, 3);
+	actor_r->department_id = admin_col_i64(res, 0, 4);
+	actor_r->user_id = admin_col_i64(res, 0, 5);
 	actor_r->binding_id = binding_id;
 	if (*PQgetvalue(res, 0, 6) != '\0')
 		snprintf(actor_r->name, sizeof(actor_r->name), "%s",

@@ -22,27 +22,6 @@
 	"b.id, b.direction, b.local_part, b.target, b.version, " ADMIN_TS(     \
 		"b.created_at")
 
-/* Path parameter i, "" when missing. */
-static const char *arg(const struct mc_admin_call *call, size_t i)
-{
-	return call != NULL && i < call->nargs && call->args[i] != NULL
-		       ? call->args[i]
-		       : "";
-}
-
-/* An integer as text into buf (24 bytes). */
-static const char *i64_text(int64_t v, char *buf)
-{
-	snprintf(buf, 24, "%lld", (long long)v);
-	return buf;
-}
-
-/* A bigint column. */
-static int64_t col_i64(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
 /* The domain of the aliases an operation works on, found in the actor's
  * subtree, the role allowed (assistant or domain admin and above); its
  * ids as text in tid and did (24 bytes each). */
@@ -56,8 +35,8 @@ static int open_domain(struct mc_admin *a, const char *name,
 	    admin_require(a, MC_ROLE_ASSISTANT, what, err) < 0 ||
 	    admin_require_inside(a, p, what, err) < 0)
 		return -1;
-	i64_text(p->tenant_id, tid);
-	i64_text(p->domain_id, did);
+	admin_id_text(p->tenant_id, tid);
+	admin_id_text(p->domain_id, did);
 	return 0;
 }
 
@@ -216,8 +195,9 @@ static int parse_alias(struct mc_admin *a, const json_t *body, bool create,
 /* Alias output ----------------------------------------------------------- */
 
 /* An alias row (ALIAS_COLS) as its JSON shape. */
-static json_t *alias_json(const PGresult *res, int row, const char *domain)
+static json_t *alias_json(const PGresult *res, int row, const void *arg)
 {
+	const char *domain = arg;
 	const char *local = PQgetvalue(res, row, 1);
 	char address[MC_ADDRESS_MAX + 1];
 
@@ -226,7 +206,7 @@ static json_t *alias_json(const PGresult *res, int row, const char *domain)
 			 local, "kind", PQgetvalue(res, row, 2), "targets",
 			 admin_json_array(PQgetvalue(res, row, 3)),
 			 "description", PQgetvalue(res, row, 4), "version",
-			 (json_int_t)col_i64(res, row, 5), "created_at",
+			 (json_int_t)admin_col_i64(res, row, 5), "created_at",
 			 PQgetvalue(res, row, 6));
 }
 
@@ -318,9 +298,7 @@ static int alias_create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place p;
 	char tid[24], did[24], target[MC_ADDRESS_MAX + 1];
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    check_not_user(a, &p, tid, did, c->in.local, err) < 0)
 		return -1;
 	if (alias_result(insert_alias(a, &p, tid, did, &c->in, err), p.domain,
@@ -339,13 +317,10 @@ ADMIN_OP(admin_alias_create)
 	char domain[MC_DOMAIN_MAX + 1];
 	int r = -1;
 
-	lower_copy(arg(call, 0), domain, sizeof(domain));
+	lower_copy(admin_arg(call, 0), domain, sizeof(domain));
 	if (parse_alias(a, call->body, true, NULL, domain, &c.in, err) == 0)
-		r = admin_txn(a, alias_create_txn, &c, err);
+		r = admin_run(a, alias_create_txn, &c, &c.out, out_r, err);
 	alias_in_free(&c.in);
-	*out_r = r == 0 ? c.out : NULL;
-	if (r < 0)
-		json_decref(c.out);
 	return r;
 }
 
@@ -359,9 +334,7 @@ static int alias_get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	char tid[24], did[24];
 	const char *params[] = {tid, did, c->local};
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0)
 		return -1;
 	return alias_result(
 		admin_query(a,
@@ -392,7 +365,7 @@ static int lock_alias(struct mc_admin *a, const struct alias_ctx *c,
 			     p->domain);
 		return -1;
 	}
-	int64_t version = col_i64(res, 0, 0);
+	int64_t version = admin_col_i64(res, 0, 0);
 	PQclear(res);
 	return admin_check_version(c->call, version, err);
 }
@@ -404,9 +377,7 @@ static int alias_update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place p;
 	char tid[24], did[24], target[MC_ADDRESS_MAX + 1];
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    lock_alias(a, c, &p, tid, did, err) < 0)
 		return -1;
 	const char *params[] = {tid,
@@ -440,7 +411,7 @@ static int alias_delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	char tid[24], did[24], target[MC_ADDRESS_MAX + 1];
 	const char *params[] = {tid, did, c->local};
 
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    lock_alias(a, c, &p, tid, did, err) < 0)
 		return -1;
 	if (admin_exec(a,
@@ -458,19 +429,14 @@ static int alias_run(struct mc_admin *a, const struct mc_admin_call *call,
 		     admin_txn_fn *fn, struct alias_ctx *c, json_t **out_r,
 		     struct mc_error *err)
 {
-	int r;
-
 	c->call = call;
-	lower_copy(arg(call, 1), c->local, sizeof(c->local));
-	if (strlen(arg(call, 1)) > MC_LOCAL_PART_MAX) {
-		mc_error_set(err, MC_ERR_NOTFOUND, "no alias %s", arg(call, 1));
+	lower_copy(admin_arg(call, 1), c->local, sizeof(c->local));
+	if (strlen(admin_arg(call, 1)) > MC_LOCAL_PART_MAX) {
+		mc_error_set(err, MC_ERR_NOTFOUND, "no alias %s",
+			     admin_arg(call, 1));
 		return -1;
 	}
-	r = admin_txn(a, fn, c, err);
-	*out_r = r == 0 ? c->out : NULL;
-	if (r < 0)
-		json_decref(c->out);
-	return r;
+	return admin_run(a, fn, c, &c->out, out_r, err);
 }
 
 ADMIN_OP(admin_alias_get)
@@ -487,8 +453,8 @@ ADMIN_OP(admin_alias_update)
 	int r = -1;
 
 	*out_r = NULL;
-	lower_copy(arg(call, 0), domain, sizeof(domain));
-	if (parse_alias(a, call->body, false, arg(call, 1), domain, &c.in,
+	lower_copy(admin_arg(call, 0), domain, sizeof(domain));
+	if (parse_alias(a, call->body, false, admin_arg(call, 1), domain, &c.in,
 			err) == 0)
 		r = alias_run(a, call, alias_update_txn, &c, out_r, err);
 	alias_in_free(&c.in);
@@ -520,41 +486,17 @@ struct list_ctx {
 
 /* The page of a list query: rows of cols, then the sort value and id in
  * the last two columns; to_json makes an item of a row. */
-static json_t *page_of(const struct admin_list *l, PGresult *res,
-		       json_t *(*to_json)(const PGresult *, int, const char *),
-		       const char *domain)
-{
-	int rows = PQntuples(res),
-	    keep = rows > (int)l->limit ? (int)l->limit : rows;
-	int ncols = PQnfields(res);
-	json_t *items = json_array();
-
-	for (int i = 0; i < keep; i++)
-		json_array_append_new(items, to_json(res, i, domain));
-	return admin_page(l, items, rows > keep,
-			  keep > 0 ? PQgetvalue(res, keep - 1, ncols - 2)
-				   : NULL,
-			  keep > 0 ? col_i64(res, keep - 1, ncols - 1) : 0);
-}
-
 /* The WHERE additions of alias.list's filters (kind, q). */
 static void alias_filters(const struct admin_list *l, struct mc_buf *sql,
 			  const char **params, int *n)
 {
 	const char *kind = admin_filter(l, "kind"), *q = admin_filter(l, "q");
 
-	if (kind != NULL) {
-		params[*n] = kind;
-		mc_buf_printf(sql, " AND a.kind = $%d", ++*n);
-	}
-	if (q != NULL) {
-		params[*n] = q;
-		mc_buf_printf(sql,
-			      " AND strpos(a.local_part || ' ' || "
-			      "array_to_string(a.targets, ' ') || ' ' || "
-			      "lower(a.description), lower($%d)) > 0",
-			      ++*n);
-	}
+	admin_where(sql, params, n, kind, " AND a.kind = $?");
+	admin_where(
+		sql, params, n, q,
+		" AND strpos(a.local_part || ' ' || array_to_string(a.targets, "
+		"' ') || ' ' || lower(a.description), lower($?)) > 0");
 }
 
 /* Transaction body of alias.list. */
@@ -567,9 +509,7 @@ static int alias_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	int n = 2;
 	struct mc_buf sql;
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0)
 		return -1;
 	mc_buf_init(&sql, NULL, 0);
 	mc_buf_printf(&sql,
@@ -577,13 +517,11 @@ static int alias_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		      "WHERE a.tenant_id = $1 AND a.domain_id = $2",
 		      c->l.sort->expr);
 	alias_filters(&c->l, &sql, params, &n);
-	admin_list_sql(&c->l, "a.id", &sql, params, &n);
 	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+		admin_list_fetch(a, &c->l, &sql, "a.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	c->out = page_of(&c->l, res, alias_json, p.domain);
+	c->out = admin_page_rows(&c->l, res, -2, -1, alias_json, p.domain);
 	PQclear(res);
 	return 0;
 }
@@ -592,12 +530,7 @@ static int alias_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 static int list_run(struct mc_admin *a, struct list_ctx *c, admin_txn_fn *fn,
 		    json_t **out_r, struct mc_error *err)
 {
-	int r = admin_txn(a, fn, c, err);
-
-	*out_r = r == 0 ? c->out : NULL;
-	if (r < 0)
-		json_decref(c->out);
-	return r;
+	return admin_run(a, fn, c, &c->out, out_r, err);
 }
 
 ADMIN_OP(admin_alias_list)
@@ -620,14 +553,15 @@ ADMIN_OP(admin_alias_list)
 /* BCC rules -------------------------------------------------------------- */
 
 /* A BCC rule row (BCC_COLS) as its JSON shape. */
-static json_t *bcc_json(const PGresult *res, int row, const char *domain)
+static json_t *bcc_json(const PGresult *res, int row, const void *arg)
 {
+	const char *domain = arg;
 	(void)domain;
 	return json_pack(
-		"{sIsssssssIss}", "id", (json_int_t)col_i64(res, row, 0),
+		"{sIsssssssIss}", "id", (json_int_t)admin_col_i64(res, row, 0),
 		"direction", PQgetvalue(res, row, 1), "local_part",
 		PQgetvalue(res, row, 2), "target", PQgetvalue(res, row, 3),
-		"version", (json_int_t)col_i64(res, row, 4), "created_at",
+		"version", (json_int_t)admin_col_i64(res, row, 4), "created_at",
 		PQgetvalue(res, row, 5));
 }
 
@@ -648,21 +582,11 @@ static void bcc_filters(const struct admin_list *l, struct mc_buf *sql,
 	const char *local = admin_filter(l, "local_part");
 	const char *q = admin_filter(l, "q");
 
-	if (dir != NULL) {
-		params[*n] = dir;
-		mc_buf_printf(sql, " AND b.direction = $%d", ++*n);
-	}
-	if (local != NULL) {
-		params[*n] = local;
-		mc_buf_printf(sql, " AND b.local_part = lower($%d)", ++*n);
-	}
-	if (q != NULL) {
-		params[*n] = q;
-		mc_buf_printf(sql,
-			      " AND strpos(b.local_part || ' ' || b.target, "
-			      "lower($%d)) > 0",
-			      ++*n);
-	}
+	admin_where(sql, params, n, dir, " AND b.direction = $?");
+	admin_where(sql, params, n, local, " AND b.local_part = lower($?)");
+	admin_where(
+		sql, params, n, q,
+		" AND strpos(b.local_part || ' ' || b.target, lower($?)) > 0");
 }
 
 /* Transaction body of bcc.list. */
@@ -675,9 +599,7 @@ static int bcc_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	int n = 2;
 	struct mc_buf sql;
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0)
 		return -1;
 	mc_buf_init(&sql, NULL, 0);
 	mc_buf_printf(&sql,
@@ -685,13 +607,11 @@ static int bcc_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		      "WHERE b.tenant_id = $1 AND b.domain_id = $2",
 		      c->l.sort->expr);
 	bcc_filters(&c->l, &sql, params, &n);
-	admin_list_sql(&c->l, "b.id", &sql, params, &n);
 	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+		admin_list_fetch(a, &c->l, &sql, "b.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	c->out = page_of(&c->l, res, bcc_json, p.domain);
+	c->out = admin_page_rows(&c->l, res, -2, -1, bcc_json, p.domain);
 	PQclear(res);
 	return 0;
 }
@@ -808,9 +728,7 @@ static int bcc_create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place p;
 	char tid[24], did[24], target[MC_DOMAIN_MAX + 48];
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    check_bcc_local(a, &p, tid, did, c->local, err) < 0)
 		return -1;
 	const char *params[] = {tid, did, c->direction, c->local, c->target};
@@ -845,13 +763,10 @@ ADMIN_OP(admin_bcc_create)
 	char domain[MC_DOMAIN_MAX + 1];
 
 	*out_r = NULL;
-	lower_copy(arg(call, 0), domain, sizeof(domain));
+	lower_copy(admin_arg(call, 0), domain, sizeof(domain));
 	if (parse_bcc(a, call->body, domain, &c, err) < 0)
 		return -1;
-	int r = admin_txn(a, bcc_create_txn, &c, err);
-	*out_r = r == 0 ? c.out : NULL;
-	if (r < 0)
-		json_decref(c.out);
+	int r = admin_run(a, bcc_create_txn, &c, &c.out, out_r, err);
 	return r;
 }
 
@@ -860,7 +775,7 @@ static int lock_bcc(struct mc_admin *a, const struct bcc_ctx *c,
 		    const char *tid, const char *did, struct mc_error *err)
 {
 	char id[24];
-	const char *params[] = {tid, did, i64_text(c->id, id)};
+	const char *params[] = {tid, did, admin_id_text(c->id, id)};
 	PGresult *res = admin_query(a,
 				    "SELECT version FROM bcc_rules WHERE "
 				    "tenant_id = $1 AND domain_id = $2 AND "
@@ -875,7 +790,7 @@ static int lock_bcc(struct mc_admin *a, const struct bcc_ctx *c,
 			     (long long)c->id);
 		return -1;
 	}
-	int64_t version = col_i64(res, 0, 0);
+	int64_t version = admin_col_i64(res, 0, 0);
 	PQclear(res);
 	return admin_check_version(c->call, version, err);
 }
@@ -888,10 +803,10 @@ static int bcc_delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	char tid[24], did[24], id[24], target[MC_DOMAIN_MAX + 48];
 	const char *params[] = {tid, did, id};
 
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    lock_bcc(a, c, tid, did, err) < 0)
 		return -1;
-	i64_text(c->id, id);
+	admin_id_text(c->id, id);
 	if (admin_exec(a,
 		       "DELETE FROM bcc_rules WHERE tenant_id = $1 AND "
 		       "domain_id = $2 AND id = $3",
@@ -906,7 +821,7 @@ static int bcc_delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 ADMIN_OP(admin_bcc_delete)
 {
 	struct bcc_ctx c = {.call = call};
-	const char *id = arg(call, 1);
+	const char *id = admin_arg(call, 1);
 
 	*out_r = NULL;
 	if (*id < '1' || *id > '9' || !mc_str_to_i64(id, &c.id) || c.id <= 0) {

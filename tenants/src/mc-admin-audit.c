@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mc-admin-token.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-str.h"
 #include "mc-admin-private.h"
+#include "mc-admin-token.h"
 
 /* clang-format off */
 #define AUDIT_COLS                                                             \
@@ -37,17 +37,10 @@ struct audit_op {
 	json_t *out;
 };
 
-/* A nullable text column as a JSON string or null. */
-static json_t *col_text(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return json_null();
-	return json_string(PQgetvalue(res, row, col));
-}
-
 /* An audit row as the API shows it. */
-static json_t *audit_json(const PGresult *res, int row)
+static json_t *audit_json(const PGresult *res, int row, const void *unused)
 {
+	(void)unused;
 	json_t *changes = json_loads(PQgetvalue(res, row, 6), 0, NULL);
 	static const char *const names[] = {"client_ip", "request_id", "tenant",
 					    "domain"};
@@ -60,7 +53,8 @@ static json_t *audit_json(const PGresult *res, int row)
 		PQgetvalue(res, row, 4), "target", PQgetvalue(res, row, 5),
 		"changes", changes != NULL ? changes : json_object());
 	for (int i = 0; i < 4; i++)
-		json_object_set_new(o, names[i], col_text(res, row, 7 + i));
+		json_object_set_new(o, names[i],
+				    admin_col_json(res, row, 7 + i));
 	return o;
 }
 
@@ -99,21 +93,6 @@ static void filter_sql(struct mc_buf *sql, const char *expr, const char *value,
 	mc_buf_printf(sql, " AND %s $%d", expr, *n);
 }
 
-/* The page of records from the rows of res. */
-static json_t *audit_page(const struct admin_list *l, const PGresult *res)
-{
-	int n = PQntuples(res), keep = n > (int)l->limit ? (int)l->limit : n;
-	json_t *items = json_array();
-
-	for (int i = 0; i < keep; i++)
-		json_array_append_new(items, audit_json(res, i));
-	if (keep == 0)
-		return admin_page(l, items, false, NULL, 0);
-	return admin_page(l, items, n > keep,
-			  PQgetvalue(res, keep - 1, COL_SORT),
-			  strtoll(PQgetvalue(res, keep - 1, 0), NULL, 10));
-}
-
 /* audit.list in the transaction. */
 static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 {
@@ -135,13 +114,10 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	filter_sql(&sql, "a.actor =", admin_filter(l, "actor"), params, &n);
 	filter_sql(&sql, "a.at >= ", op->since, params, &n);
 	filter_sql(&sql, "a.at < ", op->until, params, &n);
-	admin_list_sql(l, "a.id", &sql, params, &n);
-	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+	PGresult *res = admin_list_fetch(a, l, &sql, "a.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	op->out = audit_page(l, res);
+	op->out = admin_page_rows(l, res, COL_SORT, 0, audit_json, NULL);
 	PQclear(res);
 	return 0;
 }

@@ -247,8 +247,6 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place dp, pp;
 	char target[MC_DOMAIN_MAX + 200];
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_domain_for(a, op->call, &dp, "create departments", err) < 0 ||
 	    find_new_parent(a, &dp, op->in.parent, &pp, err) < 0)
 		return -1;
@@ -266,13 +264,11 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	pp.level = ADMIN_AT_DEPARTMENT;
 	pp.departments[pp.ndepartments++] = id;
 	target_of(&pp, id, op->in.name, target, sizeof(target));
-	json_t *ch = changes_of(&op->in);
-	int r = admin_audit(a, &pp, "department.create", target, ch, err);
-	json_decref(ch);
+	int r = admin_audit_new(a, &pp, "department.create", target,
+				changes_of(&op->in), err);
 	if (r < 0)
 		return -1;
-	op->out = department_json(a, &pp, id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, department_json(a, &pp, id, err));
 }
 
 ADMIN_OP(admin_department_create)
@@ -281,24 +277,18 @@ ADMIN_OP(admin_department_create)
 
 	admin_op_begin(a, out_r);
 	if (admin_need_args(call, 1, err) < 0 ||
-	    read_dept(a, call->body, true, &op.in, err) < 0 ||
-	    admin_txn(a, create_txn, &op, err) < 0) {
-		json_decref(op.out);
+	    read_dept(a, call->body, true, &op.in, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, create_txn, &op, &op.out, out_r, err);
 }
 
-/* The department id of a path parameter; NOTFOUND for garbage. */
-static int arg_id(const char *s, int64_t *id_r, struct mc_error *err)
+/* Locks department id and checks If-Match. */
+static int lock_dept(struct mc_admin *a, const struct dept_op *op, int64_t id,
+		     struct mc_error *err)
 {
-	if (s != NULL && *s >= '1' && *s <= '9' && mc_str_to_i64(s, id_r) &&
-	    *id_r > 0)
-		return 0;
-	mc_error_set(err, MC_ERR_NOTFOUND, "no department %s",
-		     s != NULL ? s : "");
-	return -1;
+	return admin_lock_version(
+		a, "SELECT version FROM departments WHERE id = $1 FOR UPDATE",
+		id, op->call, "such department", err);
 }
 
 /* Finds the domain and the department of the call. */
@@ -319,15 +309,12 @@ static int get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place dp, p;
 	int64_t id;
 
-	json_decref(op->out);
-	op->out = NULL;
-	if (arg_id(op->call->args[1], &id, err) < 0 ||
+	if (admin_arg_id(op->call, 1, "department", &id, err) < 0 ||
 	    find_target(a, op->call, &dp, &p, err) < 0 ||
 	    admin_require_inside(a, &p, "read departments", err) < 0 ||
 	    admin_require(a, MC_ROLE_DEPARTMENT, "read departments", err) < 0)
 		return -1;
-	op->out = department_json(a, &p, id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, department_json(a, &p, id, err));
 }
 
 ADMIN_OP(admin_department_get)
@@ -335,13 +322,9 @@ ADMIN_OP(admin_department_get)
 	struct dept_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_need_args(call, 2, err) < 0 ||
-	    admin_txn(a, get_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_need_args(call, 2, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, get_txn, &op, &op.out, out_r, err);
 }
 
 /* How many levels are below department id (0 for a leaf). */
@@ -506,15 +489,11 @@ static int update_checks(struct mc_admin *a, struct dept_op *op,
 {
 	int64_t id;
 
-	if (arg_id(op->call->args[1], &id, err) < 0 ||
+	if (admin_arg_id(op->call, 1, "department", &id, err) < 0 ||
 	    find_target(a, op->call, dp, p, err) < 0 ||
 	    admin_require(a, MC_ROLE_DEPARTMENT, "change departments", err) <
 		    0 ||
-	    check_below_own(a, p, err) < 0 ||
-	    admin_lock_version(a,
-			       "SELECT version FROM departments WHERE id = $1 "
-			       "FOR UPDATE",
-			       id, op->call, "such department", err) < 0)
+	    check_below_own(a, p, err) < 0 || lock_dept(a, op, id, err) < 0)
 		return -1;
 	if (op->in.set_parent &&
 	    (find_new_parent(a, dp, op->in.parent, np, err) < 0 ||
@@ -530,8 +509,6 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place dp, p, np;
 	char target[MC_DOMAIN_MAX + 200];
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (update_checks(a, op, &dp, &p, &np, err) < 0)
 		return -1;
 	int64_t id = p.departments[p.ndepartments - 1];
@@ -547,9 +524,8 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		return -1;
 	target_of(&p, id, json_string_value(json_object_get(op->out, "name")),
 		  target, sizeof(target));
-	json_t *ch = changes_of(&op->in);
-	int r = admin_audit(a, &p, "department.update", target, ch, err);
-	json_decref(ch);
+	int r = admin_audit_new(a, &p, "department.update", target,
+				changes_of(&op->in), err);
 	return r;
 }
 
@@ -559,13 +535,9 @@ ADMIN_OP(admin_department_update)
 
 	admin_op_begin(a, out_r);
 	if (admin_need_args(call, 2, err) < 0 ||
-	    read_dept(a, call->body, false, &op.in, err) < 0 ||
-	    admin_txn(a, update_txn, &op, err) < 0) {
-		json_decref(op.out);
+	    read_dept(a, call->body, false, &op.in, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, update_txn, &op, &op.out, out_r, err);
 }
 
 /* Refuses to delete a department with users or sub-departments. */
@@ -606,15 +578,11 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	char target[MC_DOMAIN_MAX + 200], idbuf[24], name[NAME_MAX_BYTES + 1];
 	int64_t id;
 
-	if (arg_id(op->call->args[1], &id, err) < 0 ||
+	if (admin_arg_id(op->call, 1, "department", &id, err) < 0 ||
 	    find_target(a, op->call, &dp, &p, err) < 0 ||
 	    admin_require(a, MC_ROLE_DEPARTMENT, "delete departments", err) <
 		    0 ||
-	    check_below_own(a, &p, err) < 0 ||
-	    admin_lock_version(a,
-			       "SELECT version FROM departments WHERE id = $1 "
-			       "FOR UPDATE",
-			       id, op->call, "such department", err) < 0 ||
+	    check_below_own(a, &p, err) < 0 || lock_dept(a, op, id, err) < 0 ||
 	    check_empty(a, &p, id, name, err) < 0)
 		return -1;
 	target_of(&p, id, name, target, sizeof(target));
@@ -662,8 +630,6 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	int n = 2;
 	struct mc_buf sql;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_find_domain(a, op->call->args[0], &dp, err) < 0)
 		return -1;
 	/* assistants manage aliases and BCC rules only */
@@ -680,11 +646,8 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		params[n++] = admin_id_text(a->actor.department_id, own);
 		mc_buf_printf(&sql, " AND $%d::bigint = ANY (x.ids)", n);
 	}
-	if (q != NULL) {
-		params[n++] = q;
-		mc_buf_printf(&sql,
-			      " AND strpos(lower(x.name), lower($%d)) > 0", n);
-	}
+	admin_where(&sql, params, &n, q,
+		    " AND strpos(lower(x.name), lower($?)) > 0");
 	op->out = admin_list_run(a, &op->l, &sql, params, n, "x.id",
 				 department_row, err);
 	mc_buf_free(&sql);
@@ -697,11 +660,7 @@ ADMIN_OP(admin_department_list)
 
 	admin_op_begin(a, out_r);
 	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_list_parse(a, call, dept_sorts, &op.l, err) < 0 ||
-	    admin_txn(a, list_txn, &op, err) < 0) {
-		json_decref(op.out);
+	    admin_list_parse(a, call, dept_sorts, &op.l, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, list_txn, &op, &op.out, out_r, err);
 }

@@ -23,14 +23,6 @@
 		"k.created_at") ", CASE WHEN k.retired_at IS NOT NULL "        \
 				"THEN " ADMIN_TS("k.retired_at") " END"
 
-/* Path parameter i, "" when missing. */
-static const char *arg(const struct mc_admin_call *call, size_t i)
-{
-	return call != NULL && i < call->nargs && call->args[i] != NULL
-		       ? call->args[i]
-		       : "";
-}
-
 /* The domain, found in the actor's subtree, the role at least domain
  * admin (what: for the denial); its ids as text into tid, did. */
 static int open_domain(struct mc_admin *a, const char *name, const char *what,
@@ -48,8 +40,9 @@ static int open_domain(struct mc_admin *a, const char *name, const char *what,
 
 /* A key row (KEY_COLS) as its JSON shape; the DNS name and value are
  * derived from the selector and public key. */
-static json_t *key_json(const PGresult *res, int row, const char *domain)
+static json_t *key_json(const PGresult *res, int row, const void *arg)
 {
+	const char *domain = arg;
 	enum mc_dkim_algorithm alg = MC_DKIM_RSA_2048;
 	const char *alg_name = PQgetvalue(res, row, 2);
 	struct mc_error e = {0};
@@ -189,10 +182,8 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	char tid[24], did[24], target[MC_DOMAIN_MAX + 80];
 	const char *params[] = {tid, did};
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), "manage DKIM keys", &p, tid, did,
-			err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), "manage DKIM keys", &p, tid,
+			did, err) < 0)
 		return -1;
 	/* generated once the role is known to be allowed, and kept when the
 	 * transaction runs again */
@@ -230,12 +221,9 @@ ADMIN_OP(admin_dkim_create)
 	*out_r = NULL;
 	if (parse_create(a, call->body, &c, err) < 0)
 		return -1;
-	r = admin_txn(a, create_txn, &c, err);
+	r = admin_run(a, create_txn, &c, &c.out, out_r, err);
 	mc_dkim_keys_free_secret(&c.private_pem);
 	free(c.public_b64);
-	*out_r = r == 0 ? c.out : NULL;
-	if (r < 0)
-		json_decref(c.out);
 	return r;
 }
 
@@ -247,10 +235,10 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	const struct mc_admin_call *call = ctx;
 	struct admin_place p;
 	char tid[24], did[24], target[MC_DOMAIN_MAX + 80];
-	const char *sel = arg(call, 1);
+	const char *sel = admin_arg(call, 1);
 	const char *params[] = {tid, did, sel};
 
-	if (open_domain(a, arg(call, 0), "manage DKIM keys", &p, tid, did,
+	if (open_domain(a, admin_arg(call, 0), "manage DKIM keys", &p, tid, did,
 			err) < 0)
 		return -1;
 	PGresult *res = admin_query(a,
@@ -286,9 +274,9 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 ADMIN_OP(admin_dkim_delete)
 {
 	*out_r = NULL;
-	if (strlen(arg(call, 1)) > MC_DKIM_SELECTOR_MAX) {
+	if (strlen(admin_arg(call, 1)) > MC_DKIM_SELECTOR_MAX) {
 		mc_error_set(err, MC_ERR_NOTFOUND, "no DKIM key %s",
-			     arg(call, 1));
+			     admin_arg(call, 1));
 		return -1;
 	}
 	return admin_txn(a, delete_txn, (void *)call, err);
@@ -308,22 +296,6 @@ struct list_ctx {
 	json_t *out;
 };
 
-/* The page of rows of KEY_COLS + sort value + id. */
-static json_t *key_page(const struct admin_list *l, PGresult *res,
-			const char *domain)
-{
-	int rows = PQntuples(res);
-	int keep = rows > (int)l->limit ? (int)l->limit : rows;
-	json_t *items = json_array();
-
-	for (int i = 0; i < keep; i++)
-		json_array_append_new(items, key_json(res, i, domain));
-	return admin_page(
-		l, items, rows > keep,
-		keep > 0 ? PQgetvalue(res, keep - 1, 7) : NULL,
-		keep > 0 ? strtoll(PQgetvalue(res, keep - 1, 8), NULL, 10) : 0);
-}
-
 /* The WHERE additions of the filters status and algorithm. */
 static void key_filters(const struct admin_list *l, struct mc_buf *sql,
 			const char **params, int *n)
@@ -331,14 +303,8 @@ static void key_filters(const struct admin_list *l, struct mc_buf *sql,
 	const char *status = admin_filter(l, "status");
 	const char *alg = admin_filter(l, "algorithm");
 
-	if (status != NULL) {
-		params[*n] = status;
-		mc_buf_printf(sql, " AND k.status = $%d", ++*n);
-	}
-	if (alg != NULL) {
-		params[*n] = alg;
-		mc_buf_printf(sql, " AND k.algorithm = $%d", ++*n);
-	}
+	admin_where(sql, params, n, status, " AND k.status = $?");
+	admin_where(sql, params, n, alg, " AND k.algorithm = $?");
 }
 
 /* Transaction body of dkim.list. */
@@ -351,10 +317,8 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	int n = 2;
 	struct mc_buf sql;
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), "manage DKIM keys", &p, tid, did,
-			err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), "manage DKIM keys", &p, tid,
+			did, err) < 0)
 		return -1;
 	mc_buf_init(&sql, NULL, 0);
 	mc_buf_printf(&sql,
@@ -362,13 +326,11 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		      "WHERE k.tenant_id = $1 AND k.domain_id = $2",
 		      c->l.sort->expr);
 	key_filters(&c->l, &sql, params, &n);
-	admin_list_sql(&c->l, "k.id", &sql, params, &n);
 	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+		admin_list_fetch(a, &c->l, &sql, "k.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	c->out = key_page(&c->l, res, p.domain);
+	c->out = admin_page_rows(&c->l, res, 7, 8, key_json, p.domain);
 	PQclear(res);
 	return 0;
 }
@@ -381,10 +343,7 @@ ADMIN_OP(admin_dkim_list)
 	*out_r = NULL;
 	if (admin_list_parse(a, call, key_sorts, &c.l, err) < 0)
 		return -1;
-	r = admin_txn(a, list_txn, &c, err);
-	*out_r = r == 0 ? c.out : NULL;
-	if (r < 0)
-		json_decref(c.out);
+	r = admin_run(a, list_txn, &c, &c.out, out_r, err);
 	return r;
 }
 
@@ -407,8 +366,8 @@ static int dns_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 	PQclear(c->keys);
 	c->keys = NULL;
-	if (open_domain(a, arg(c->call, 0), "read DNS records", &p, tid, did,
-			err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), "read DNS records", &p, tid,
+			did, err) < 0)
 		return -1;
 	snprintf(c->domain, sizeof(c->domain), "%s", p.domain);
 	c->keys = admin_query(a,

@@ -530,8 +530,6 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct domain_op *op = ctx;
 	struct admin_place p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_find_tenant(a, op->call->args[0], &p, err) < 0 ||
 	    admin_require(a, MC_ROLE_TENANT, "create domains", err) < 0 ||
 	    admin_require_inside(a, &p, "create domains", err) < 0 ||
@@ -543,8 +541,7 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		    0)
 		return -1;
 	a->dirty = true;
-	op->out = domain_json(a, p.domain_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, domain_json(a, p.domain_id, err));
 }
 
 ADMIN_OP(admin_domain_create)
@@ -569,14 +566,9 @@ ADMIN_OP(admin_domain_create)
 	    admin_body_check(a, call->body, allowed, true, err) == 0 &&
 	    read_name(a, call->body, op.name, err) == 0 &&
 	    read_domain(a, call->body, &op.in, err) == 0)
-		r = admin_txn(a, create_txn, &op, err);
+		r = admin_run(a, create_txn, &op, &op.out, out_r, err);
 	domain_in_free(&op.in);
-	if (r < 0) {
-		json_decref(op.out);
-		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return r;
 }
 
 /* Finds the domain of the call, inside the actor's subtree. */
@@ -596,12 +588,9 @@ static int get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct domain_op *op = ctx;
 	struct admin_place p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_inside(a, op->call, &p, "read its domain", err) < 0)
 		return -1;
-	op->out = domain_json(a, p.domain_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, domain_json(a, p.domain_id, err));
 }
 
 ADMIN_OP(admin_domain_get)
@@ -609,13 +598,9 @@ ADMIN_OP(admin_domain_get)
 	struct domain_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_txn(a, get_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_need_args(call, 1, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, get_txn, &op, &op.out, out_r, err);
 }
 
 /* Who may change which members. */
@@ -630,6 +615,15 @@ static int check_update_role(struct mc_admin *a, const struct domain_in *in,
 	return admin_require(a, MC_ROLE_DOMAIN, "change domain settings", err);
 }
 
+/* Locks the domain at p and checks If-Match. */
+static int lock_domain(struct mc_admin *a, const struct domain_op *op,
+		       const struct admin_place *p, struct mc_error *err)
+{
+	return admin_lock_version(
+		a, "SELECT version FROM domains WHERE id = $1 FOR UPDATE",
+		p->domain_id, op->call, "such domain", err);
+}
+
 /* Transaction of domain.update. */
 static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 {
@@ -637,14 +631,9 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place p;
 	bool limits = admin_limits_given(&op->in.lim, ADMIN_AT_DOMAIN);
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_inside(a, op->call, &p, "change its domain", err) < 0 ||
 	    check_update_role(a, &op->in, err) < 0 ||
-	    admin_lock_version(a,
-			       "SELECT version FROM domains WHERE id = $1 "
-			       "FOR UPDATE",
-			       p.domain_id, op->call, "such domain", err) < 0 ||
+	    lock_domain(a, op, &p, err) < 0 ||
 	    (limits && admin_limits_check(a, &p, ADMIN_AT_DOMAIN, p.domain_id,
 					  &op->in.lim, err) < 0) ||
 	    update_row(a, p.domain_id, p.domain, &op->in, 1, err) < 0 ||
@@ -652,8 +641,7 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		    0)
 		return -1;
 	a->dirty = true;
-	op->out = domain_json(a, p.domain_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, domain_json(a, p.domain_id, err));
 }
 
 ADMIN_OP(admin_domain_update)
@@ -665,14 +653,9 @@ ADMIN_OP(admin_domain_update)
 	if (admin_need_args(call, 1, err) == 0 &&
 	    admin_body_check(a, call->body, writable, true, err) == 0 &&
 	    read_domain(a, call->body, &op.in, err) == 0)
-		r = admin_txn(a, update_txn, &op, err);
+		r = admin_run(a, update_txn, &op, &op.out, out_r, err);
 	domain_in_free(&op.in);
-	if (r < 0) {
-		json_decref(op.out);
-		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return r;
 }
 
 /* Refuses to delete a domain that still has users. */
@@ -710,11 +693,7 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 	if (find_inside(a, op->call, &p, "delete its domain", err) < 0 ||
 	    admin_require(a, MC_ROLE_TENANT, "delete domains", err) < 0 ||
-	    admin_lock_version(a,
-			       "SELECT version FROM domains WHERE id = $1 "
-			       "FOR UPDATE",
-			       p.domain_id, op->call, "such domain", err) < 0 ||
-	    check_no_users(a, &p, err) < 0 ||
+	    lock_domain(a, op, &p, err) < 0 || check_no_users(a, &p, err) < 0 ||
 	    admin_audit(a, &p, "domain.delete", p.domain, NULL, err) < 0)
 		return -1;
 	params[0] = admin_id_text(p.tenant_id, tid);
@@ -747,8 +726,6 @@ static int usage_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct domain_op *op = ctx;
 	struct admin_place p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_inside(a, op->call, &p, "read its domain", err) < 0)
 		return -1;
 	json_t *o = json_pack("{ss}", "name", p.domain);
@@ -765,13 +742,9 @@ ADMIN_OP(admin_domain_usage)
 	struct domain_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_txn(a, usage_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_need_args(call, 1, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, usage_txn, &op, &op.out, out_r, err);
 }
 
 static const struct admin_sort domain_sorts[] = {
@@ -795,18 +768,9 @@ static void list_filters(const struct admin_list *l, struct mc_buf *sql,
 	const char *status = admin_filter(l, "status");
 	const char *tenant = admin_filter(l, "tenant");
 
-	if (q != NULL) {
-		params[(*n)++] = q;
-		mc_buf_printf(sql, " AND strpos(d.name, lower($%d)) > 0", *n);
-	}
-	if (status != NULL) {
-		params[(*n)++] = status;
-		mc_buf_printf(sql, " AND d.status = $%d", *n);
-	}
-	if (tenant != NULL) {
-		params[(*n)++] = tenant;
-		mc_buf_printf(sql, " AND t.name = $%d", *n);
-	}
+	admin_where(sql, params, n, q, " AND strpos(d.name, lower($?)) > 0");
+	admin_where(sql, params, n, status, " AND d.status = $?");
+	admin_where(sql, params, n, tenant, " AND t.name = $?");
 }
 
 /* Transaction of domain.list and domain.list_tenant: RLS keeps the list
@@ -820,8 +784,6 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	int n = 0;
 	struct mc_buf sql;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (op->of_tenant &&
 	    admin_find_tenant(a, op->call->args[0], &p, err) < 0)
 		return -1;
@@ -852,13 +814,9 @@ ADMIN_OP(admin_domain_list)
 	struct list_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_list_parse(a, call, domain_sorts, &op.l, err) < 0 ||
-	    admin_txn(a, list_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_list_parse(a, call, domain_sorts, &op.l, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, list_txn, &op, &op.out, out_r, err);
 }
 
 ADMIN_OP(admin_domain_list_tenant)
@@ -867,13 +825,9 @@ ADMIN_OP(admin_domain_list_tenant)
 
 	admin_op_begin(a, out_r);
 	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_list_parse(a, call, domain_sorts, &op.l, err) < 0 ||
-	    admin_txn(a, list_txn, &op, err) < 0) {
-		json_decref(op.out);
+	    admin_list_parse(a, call, domain_sorts, &op.l, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, list_txn, &op, &op.out, out_r, err);
 }
 
 /* Domain aliases -------------------------------------------------------- */
@@ -905,8 +859,6 @@ static int alias_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	int n = 1;
 	struct mc_buf sql;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_inside(a, op->call, &p, "read its domain", err) < 0)
 		return -1;
 	params[0] = admin_id_text(p.domain_id, did);
@@ -928,13 +880,9 @@ ADMIN_OP(admin_domain_alias_list)
 
 	admin_op_begin(a, out_r);
 	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_list_parse(a, call, alias_sorts, &op.l, err) < 0 ||
-	    admin_txn(a, alias_list_txn, &op, err) < 0) {
-		json_decref(op.out);
+	    admin_list_parse(a, call, alias_sorts, &op.l, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, alias_list_txn, &op, &op.out, out_r, err);
 }
 
 /* Transaction of domain_alias.create. */
@@ -944,8 +892,6 @@ static int alias_create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place p;
 	char tid[24], did[24];
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_inside(a, op->call, &p, "add domain aliases", err) < 0 ||
 	    admin_require(a, MC_ROLE_DOMAIN, "add domain aliases", err) < 0)
 		return -1;
@@ -962,9 +908,8 @@ static int alias_create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	json_t *out = json_pack("{ssssss}", "name", op->name, "domain",
 				p.domain, "created_at", PQgetvalue(res, 0, 1));
 	PQclear(res);
-	json_t *ch = json_pack("{ss}", "domain", p.domain);
-	int r = admin_audit(a, &p, "domain_alias.create", op->name, ch, err);
-	json_decref(ch);
+	int r = admin_audit_new(a, &p, "domain_alias.create", op->name,
+				json_pack("{ss}", "domain", p.domain), err);
 	a->dirty = true;
 	if (r < 0) {
 		json_decref(out);
@@ -984,12 +929,7 @@ ADMIN_OP(admin_domain_alias_create)
 	    admin_body_check(a, call->body, allowed, true, err) < 0 ||
 	    read_name(a, call->body, op.name, err) < 0)
 		return -1;
-	if (admin_txn(a, alias_create_txn, &op, err) < 0) {
-		json_decref(op.out);
-		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, alias_create_txn, &op, &op.out, out_r, err);
 }
 
 /* Transaction of domain_alias.delete. */
@@ -1016,9 +956,8 @@ static int alias_delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		return -1;
 	}
 	a->dirty = true;
-	json_t *ch = json_pack("{ss}", "domain", p.domain);
-	int r = admin_audit(a, &p, "domain_alias.delete", op->name, ch, err);
-	json_decref(ch);
+	int r = admin_audit_new(a, &p, "domain_alias.delete", op->name,
+				json_pack("{ss}", "domain", p.domain), err);
 	return r;
 }
 

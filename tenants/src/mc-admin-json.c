@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-str.h"
 #include "mc-admin-private.h"
@@ -478,4 +479,78 @@ int admin_limits_parse(struct mc_admin *a, const json_t *body,
 			*(int64_t *)((char *)l + limit_keys[i].offset) = value;
 	}
 	return 1;
+}
+
+int admin_page_keep(const struct admin_list *l, const PGresult *res)
+{
+	int rows = PQntuples(res);
+
+	return rows > (int)l->limit ? (int)l->limit : rows;
+}
+
+json_t *admin_page_end(const struct admin_list *l, const PGresult *res,
+		       json_t *items, int sort_col, int id_col)
+{
+	int keep = admin_page_keep(l, res), nf = PQnfields(res);
+
+	if (keep == 0)
+		return admin_page(l, items, false, NULL, 0);
+	sort_col = sort_col < 0 ? nf + sort_col : sort_col;
+	id_col = id_col < 0 ? nf + id_col : id_col;
+	return admin_page(l, items, PQntuples(res) > keep,
+			  PQgetvalue(res, keep - 1, sort_col),
+			  admin_col_i64(res, keep - 1, id_col));
+}
+
+json_t *admin_page_rows(const struct admin_list *l, const PGresult *res,
+			int sort_col, int id_col, admin_item_fn *item,
+			const void *arg)
+{
+	int keep = admin_page_keep(l, res);
+	json_t *items = json_array();
+
+	for (int i = 0; i < keep; i++)
+		json_array_append_new(items, item(res, i, arg));
+	return admin_page_end(l, res, items, sort_col, id_col);
+}
+
+PGresult *admin_list_fetch(struct mc_admin *a, const struct admin_list *l,
+			   struct mc_buf *sql, const char *id_expr,
+			   const char **params, int n, struct mc_error *err)
+{
+	admin_list_sql(l, id_expr, sql, params, &n);
+	PGresult *res =
+		mc_pg_query_once(a->pg, mc_buf_cstr(sql), n, params, err);
+	mc_buf_free(sql);
+	return res;
+}
+
+json_t *admin_list_page(struct mc_admin *a, const struct admin_list *l,
+			struct mc_buf *sql, const char *id_expr,
+			const char **params, int n, admin_item_fn *item,
+			const void *arg, struct mc_error *err)
+{
+	PGresult *res = admin_list_fetch(a, l, sql, id_expr, params, n, err);
+
+	if (res == NULL)
+		return NULL;
+	json_t *page = admin_page_rows(l, res, -2, -1, item, arg);
+	PQclear(res);
+	return page;
+}
+
+void admin_where(struct mc_buf *sql, const char **params, int *n,
+		 const char *value, const char *cond)
+{
+	if (value == NULL)
+		return;
+	params[(*n)++] = value;
+	for (const char *s = cond; *s != '\0'; s++) {
+		if (s[0] == '$' && s[1] == '?') {
+			mc_buf_printf(sql, "$%d", *n);
+			s++;
+		} else {
+			mc_buf_append_c(sql, *s);
+		}
+	}
 }

@@ -744,24 +744,6 @@ int admin_limits_check_user_quota(struct mc_admin *a,
 	return -1;
 }
 
-char *admin_id_text(int64_t id, char *buf)
-{
-	snprintf(buf, 24, "%lld", (long long)id);
-	return buf;
-}
-
-int64_t admin_col_i64(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-json_t *admin_col_json(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return json_null();
-	return json_string(PQgetvalue(res, row, col));
-}
-
 json_t *admin_list_run(struct mc_admin *a, const struct admin_list *l,
 		       struct mc_buf *sql, const char **params, int n,
 		       const char *id_expr, admin_row_fn *row,
@@ -772,8 +754,7 @@ json_t *admin_list_run(struct mc_admin *a, const struct admin_list *l,
 		mc_pg_query_once(a->pg, mc_buf_cstr(sql), n, params, err);
 	if (res == NULL)
 		return NULL;
-	int rows = PQntuples(res), nf = PQnfields(res);
-	int keep = rows > (int)l->limit ? (int)l->limit : rows;
+	int keep = admin_page_keep(l, res);
 	json_t *items = json_array();
 	for (int i = 0; i < keep; i++) {
 		json_t *item = row(a, res, i, err);
@@ -784,58 +765,71 @@ json_t *admin_list_run(struct mc_admin *a, const struct admin_list *l,
 		}
 		json_array_append_new(items, item);
 	}
-	json_t *page =
-		admin_page(l, items, rows > keep,
-			   keep > 0 ? PQgetvalue(res, keep - 1, nf - 2) : NULL,
-			   keep > 0 ? admin_col_i64(res, keep - 1, nf - 1) : 0);
+	json_t *page = admin_page_end(l, res, items, -2, -1);
 	PQclear(res);
 	return page;
 }
 
-int admin_lock_version(struct mc_admin *a, const char *sql, int64_t id,
-		       const struct mc_admin_call *call, const char *what,
+int admin_read_named(struct mc_admin *a, const json_t *body, const char *name,
+		     const char *parent_field, const char **parent_r,
+		     bool *top_r, struct mc_error *err)
+{
+	if (!mc_tenants_valid_name(name)) {
+		admin_field_error(a, err, "name",
+				  "use 1-63 lower-case letters, digits, '.', "
+				  "'_' or '-'");
+		return -1;
+	}
+	*top_r = json_is_null(json_object_get(body, parent_field));
+	if (!*top_r && admin_get_string(a, body, parent_field, 63, false, false,
+					parent_r, err) < 0)
+		return -1;
+	return 0;
+}
+
+int admin_check_status(struct mc_admin *a, const char *status,
 		       struct mc_error *err)
 {
+	if (status == NULL || strcmp(status, "active") == 0 ||
+	    strcmp(status, "suspended") == 0)
+		return 0;
+	admin_field_error(a, err, "status", "must be active or suspended");
+	return -1;
+}
+
+/* The name of the actor's own reseller into buf (64 bytes; "" if none). */
+static int own_reseller_name(struct mc_admin *a, char *buf,
+			     struct mc_error *err)
+{
 	char idbuf[24];
-	const char *params[] = {admin_id_text(id, idbuf)};
-	PGresult *res = admin_query(a, sql, 1, params, err);
+	const char *params[] = {admin_id_text(a->actor.reseller_id, idbuf)};
+	PGresult *res = admin_query(
+		a, "SELECT name FROM resellers WHERE id = $1", 1, params, err);
 
 	if (res == NULL)
 		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		mc_error_set(err, MC_ERR_NOTFOUND, "no %s", what);
+	buf[0] = '\0';
+	if (PQntuples(res) > 0)
+		snprintf(buf, 64, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+int admin_parent_reseller(struct mc_admin *a, const char *name, bool top,
+			  const char *denied, struct admin_place *p,
+			  struct mc_error *err)
+{
+	char own[64];
+
+	memset(p, 0, sizeof(*p));
+	if (a->actor.role == MC_ROLE_RESELLER && top) {
+		mc_error_set(err, MC_ERR_DENIED, "%s", denied);
 		return -1;
 	}
-	int64_t version = admin_col_i64(res, 0, 0);
-	PQclear(res);
-	return admin_check_version(call, version, err);
-}
-
-int admin_exists_error(struct mc_error *err, const char *what, const char *name)
-{
-	if (err != NULL && err->cls == MC_ERR_EXISTS)
-		mc_error_reset(err, MC_ERR_EXISTS, "%s %s already exists", what,
-			       name);
-	return -1;
-}
-
-int admin_need_args(const struct mc_admin_call *call, size_t n,
-		    struct mc_error *err)
-{
-	for (size_t i = 0; call != NULL && i < n && i < call->nargs; i++) {
-		if (call->args[i] == NULL)
-			break;
-		if (i + 1 == n)
-			return 0;
+	if (name == NULL && a->actor.role == MC_ROLE_RESELLER) {
+		if (own_reseller_name(a, own, err) < 0)
+			return -1;
+		name = own;
 	}
-	mc_error_set(err, MC_ERR_INVALID, "missing path parameter");
-	return -1;
-}
-
-void admin_op_begin(struct mc_admin *a, json_t **out_r)
-{
-	*out_r = NULL;
-	json_decref(a->problem);
-	a->problem = NULL;
+	return name == NULL ? 0 : admin_find_reseller(a, name, p, err);
 }

@@ -85,13 +85,45 @@ int admin_limits_check_user_quota(struct mc_admin *a,
 				  const struct admin_place *p,
 				  int64_t quota_bytes, struct mc_error *err);
 
-/* Helpers of the tenancy operation files. */
+/* Helpers of the tenancy operation files (the rest are in
+ * mc-admin-private.h). */
 
-/* id as decimal text into buf (24 bytes); returns buf. */
-char *admin_id_text(int64_t id, char *buf);
-/* A column as int64 / as a JSON string or null (SQL NULL). */
-int64_t admin_col_i64(const PGresult *res, int row, int col);
-json_t *admin_col_json(const PGresult *res, int row, int col);
+/* The lim_* columns of resellers and tenants, their INSERT values
+ * $4..$11 (absent = 0) and their UPDATE assignments from $4..$11 (absent
+ * = unchanged), in the order of admin_limits_params. */
+#define ADMIN_LIMIT_COLS                                                       \
+	"lim_domains, lim_users, lim_aliases, lim_lists, lim_storage, "        \
+	"lim_message_bytes, lim_send_count, lim_send_bytes"
+#define ADMIN_LIMIT_VALUES                                                     \
+	"coalesce($4::bigint, 0), coalesce($5::bigint, 0), "                   \
+	"coalesce($6::bigint, 0), coalesce($7::bigint, 0), "                   \
+	"coalesce($8::bigint, 0), coalesce($9::bigint, 0), "                   \
+	"coalesce($10::bigint, 0), coalesce($11::bigint, 0)"
+#define ADMIN_LIMIT_SET                                                        \
+	"lim_domains = coalesce($4::bigint, lim_domains), "                    \
+	"lim_users = coalesce($5::bigint, lim_users), "                        \
+	"lim_aliases = coalesce($6::bigint, lim_aliases), "                    \
+	"lim_lists = coalesce($7::bigint, lim_lists), "                        \
+	"lim_storage = coalesce($8::bigint, lim_storage), "                    \
+	"lim_message_bytes = coalesce($9::bigint, lim_message_bytes), "        \
+	"lim_send_count = coalesce($10::bigint, lim_send_count), "             \
+	"lim_send_bytes = coalesce($11::bigint, lim_send_bytes)"
+
+/* Checks the name of a reseller or tenant create body (got already: the
+ * rules of mc_tenants_valid_name) and reads its parent member (a name, or
+ * null: *top_r set). 0 or -1 with field errors. */
+int admin_read_named(struct mc_admin *a, const json_t *body, const char *name,
+		     const char *parent_field, const char **parent_r,
+		     bool *top_r, struct mc_error *err);
+/* A status value (NULL = absent) must be active or suspended. */
+int admin_check_status(struct mc_admin *a, const char *status,
+		       struct mc_error *err);
+/* The reseller a new reseller or tenant goes below into p: the one
+ * named, else the actor's own (reseller admins, DENIED with message
+ * denied when top); p zeroed when there is none (the provider's). */
+int admin_parent_reseller(struct mc_admin *a, const char *name, bool top,
+			  const char *denied, struct admin_place *p,
+			  struct mc_error *err);
 
 /* Builds one list item from row of res (may query); NULL on error. */
 typedef json_t *admin_row_fn(struct mc_admin *a, PGresult *res, int row,
@@ -99,26 +131,11 @@ typedef json_t *admin_row_fn(struct mc_admin *a, PGresult *res, int row,
 /* Finishes sql (an mc_buf holding "SELECT ... WHERE ..." whose last two
  * columns are the sort expression as text and the id) with the cursor
  * condition, order and limit, runs it with params[0..n) (params needs two
- * free slots), and returns the page of row() items, or NULL. */
+ * free slots), and returns the page of row() items, or NULL. sql is not
+ * freed. */
 json_t *admin_list_run(struct mc_admin *a, const struct admin_list *l,
 		       struct mc_buf *sql, const char **params, int n,
 		       const char *id_expr, admin_row_fn *row,
 		       struct mc_error *err);
-
-/* Runs sql ("SELECT version ... WHERE id = $1 FOR UPDATE") for id and
- * checks If-Match. 0, -1 NOTFOUND ("no <what>") / STALE / TEMPORARY. */
-int admin_lock_version(struct mc_admin *a, const char *sql, int64_t id,
-		       const struct mc_admin_call *call, const char *what,
-		       struct mc_error *err);
-/* Starts an operation: no output yet, no problem left from the previous
- * one (field errors are collected before the transaction clears it). */
-void admin_op_begin(struct mc_admin *a, json_t **out_r);
-/* -1 MC_ERR_INVALID unless call has n path parameters. */
-int admin_need_args(const struct mc_admin_call *call, size_t n,
-		    struct mc_error *err);
-/* Rewrites a duplicate-key error as "<what> <name> already exists";
- * returns -1. */
-int admin_exists_error(struct mc_error *err, const char *what,
-		       const char *name);
 
 #endif

@@ -39,8 +39,6 @@ static int me_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		"(SELECT name FROM domains WHERE id = $3::bigint)",
 		3, params, err);
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (res == NULL)
 		return -1;
 	json_t *scope = json_pack(
@@ -64,10 +62,5 @@ ADMIN_OP(admin_me_get)
 
 	(void)call;
 	admin_op_begin(a, out_r);
-	if (admin_txn(a, me_txn, &op, err) < 0) {
-		json_decref(op.out);
-		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, me_txn, &op, &op.out, out_r, err);
 }

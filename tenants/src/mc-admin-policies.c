@@ -55,27 +55,6 @@ static const char *const protocol_names[] = {"imap", "pop3", "smtp", "webmail"};
 /* Column of POLICY_COLS holding the first setting. */
 #define COL_SETTINGS 5
 
-/* Path parameter i, "" when missing. */
-static const char *arg(const struct mc_admin_call *call, size_t i)
-{
-	return call != NULL && i < call->nargs && call->args[i] != NULL
-		       ? call->args[i]
-		       : "";
-}
-
-/* An integer as text into buf (24 bytes). */
-static const char *i64_text(int64_t v, char *buf)
-{
-	snprintf(buf, 24, "%lld", (long long)v);
-	return buf;
-}
-
-/* A bigint column. */
-static int64_t col_i64(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
 /* The domain of the policies, found in the actor's subtree; only domain
  * admins and above manage policies. Its ids as text into tid, did. */
 static int open_domain(struct mc_admin *a, const char *name,
@@ -88,8 +67,8 @@ static int open_domain(struct mc_admin *a, const char *name,
 	    admin_require(a, MC_ROLE_DOMAIN, what, err) < 0 ||
 	    admin_require_inside(a, p, what, err) < 0)
 		return -1;
-	i64_text(p->tenant_id, tid);
-	i64_text(p->domain_id, did);
+	admin_id_text(p->tenant_id, tid);
+	admin_id_text(p->domain_id, did);
 	return 0;
 }
 
@@ -382,19 +361,20 @@ static json_t *setting_json(const PGresult *res, int row, size_t k)
 }
 
 /* A policy row (POLICY_COLS) as its JSON shape. */
-static json_t *policy_json(const PGresult *res, int row)
+static json_t *policy_json(const PGresult *res, int row, const void *unused)
 {
+	(void)unused;
 	json_t *set = json_object();
 
 	for (size_t k = 0; k < N_SETTINGS; k++)
 		json_object_set_new(set, settings[k].field,
 				    setting_json(res, row, k));
 	return json_pack("{sssIsosososIss}", "name", PQgetvalue(res, row, 1),
-			 "position", (json_int_t)col_i64(res, row, 2),
+			 "position", (json_int_t)admin_col_i64(res, row, 2),
 			 "departments", id_array(PQgetvalue(res, row, 3)),
 			 "members", admin_json_array(PQgetvalue(res, row, 4)),
 			 "settings", set, "version",
-			 (json_int_t)col_i64(res, row, 10), "created_at",
+			 (json_int_t)admin_col_i64(res, row, 10), "created_at",
 			 PQgetvalue(res, row, 11));
 }
 
@@ -410,7 +390,7 @@ static int policy_result(PGresult *res, const char *name, const char *domain,
 			     domain);
 		return -1;
 	}
-	*out_r = policy_json(res, 0);
+	*out_r = policy_json(res, 0, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -481,9 +461,7 @@ static int policy_create_txn(struct mc_admin *a, void *ctx,
 	struct admin_place p;
 	char tid[24], did[24];
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    check_departments(a, in, &p, tid, did, err) < 0)
 		return -1;
 	const char *params[] = {tid,
@@ -521,12 +499,7 @@ static int policy_run(struct mc_admin *a, admin_txn_fn *fn,
 		      struct policy_ctx *c, json_t **out_r,
 		      struct mc_error *err)
 {
-	int r = admin_txn(a, fn, c, err);
-
-	*out_r = r == 0 ? c->out : NULL;
-	if (r < 0)
-		json_decref(c->out);
-	return r;
+	return admin_run(a, fn, c, &c->out, out_r, err);
 }
 
 ADMIN_OP(admin_policy_create)
@@ -549,9 +522,7 @@ static int policy_get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	char tid[24], did[24];
 	const char *params[] = {tid, did, c->name};
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0)
 		return -1;
 	return policy_result(admin_query(a,
 					 "SELECT " POLICY_COLS
@@ -567,7 +538,7 @@ static void policy_target(struct policy_ctx *c,
 			  const struct mc_admin_call *call)
 {
 	c->call = call;
-	snprintf(c->name, sizeof(c->name), "%s", arg(call, 1));
+	snprintf(c->name, sizeof(c->name), "%s", admin_arg(call, 1));
 	mc_str_lower(c->name);
 }
 
@@ -601,7 +572,7 @@ static int lock_policy(struct mc_admin *a, const struct policy_ctx *c,
 			     c->name, p->domain);
 		return -1;
 	}
-	if (admin_check_version(c->call, col_i64(res, 0, 10), err) < 0) {
+	if (admin_check_version(c->call, admin_col_i64(res, 0, 10), err) < 0) {
 		PQclear(res);
 		return -1;
 	}
@@ -649,9 +620,7 @@ static int policy_update_txn(struct mc_admin *a, void *ctx,
 	char tid[24], did[24];
 	PGresult *cur = NULL;
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    check_departments(a, &c->in, &p, tid, did, err) < 0 ||
 	    lock_policy(a, c, &p, tid, did, &cur, err) < 0)
 		return -1;
@@ -685,7 +654,7 @@ static int policy_delete_txn(struct mc_admin *a, void *ctx,
 	char tid[24], did[24];
 	PGresult *cur = NULL;
 
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0 ||
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0 ||
 	    lock_policy(a, c, &p, tid, did, &cur, err) < 0)
 		return -1;
 	const char *params[] = {PQgetvalue(cur, 0, 0)};
@@ -720,20 +689,6 @@ struct list_ctx {
 	json_t *out;
 };
 
-/* The page of rows of POLICY_COLS + sort value + id. */
-static json_t *policy_page(const struct admin_list *l, PGresult *res)
-{
-	int rows = PQntuples(res);
-	int keep = rows > (int)l->limit ? (int)l->limit : rows;
-	json_t *items = json_array();
-
-	for (int i = 0; i < keep; i++)
-		json_array_append_new(items, policy_json(res, i));
-	return admin_page(l, items, rows > keep,
-			  keep > 0 ? PQgetvalue(res, keep - 1, 12) : NULL,
-			  keep > 0 ? col_i64(res, keep - 1, 13) : 0);
-}
-
 /* Transaction body of policy.list (filter q: part of the name). */
 static int policy_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 {
@@ -744,9 +699,7 @@ static int policy_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	int n = 2;
 	struct mc_buf sql;
 
-	json_decref(c->out);
-	c->out = NULL;
-	if (open_domain(a, arg(c->call, 0), &p, tid, did, err) < 0)
+	if (open_domain(a, admin_arg(c->call, 0), &p, tid, did, err) < 0)
 		return -1;
 	mc_buf_init(&sql, NULL, 0);
 	mc_buf_printf(&sql,
@@ -757,13 +710,11 @@ static int policy_list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		params[n] = q;
 		mc_buf_printf(&sql, " AND strpos(p.name, lower($%d)) > 0", ++n);
 	}
-	admin_list_sql(&c->l, "p.id", &sql, params, &n);
 	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+		admin_list_fetch(a, &c->l, &sql, "p.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	c->out = policy_page(&c->l, res);
+	c->out = admin_page_rows(&c->l, res, 12, 13, policy_json, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -776,9 +727,6 @@ ADMIN_OP(admin_policy_list)
 	*out_r = NULL;
 	if (admin_list_parse(a, call, policy_sorts, &c.l, err) < 0)
 		return -1;
-	r = admin_txn(a, policy_list_txn, &c, err);
-	*out_r = r == 0 ? c.out : NULL;
-	if (r < 0)
-		json_decref(c.out);
+	r = admin_run(a, policy_list_txn, &c, &c.out, out_r, err);
 	return r;
 }

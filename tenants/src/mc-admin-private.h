@@ -114,6 +114,11 @@ int admin_audit(struct mc_admin *a, const struct admin_place *p,
 		const char *action, const char *target, const json_t *changes,
 		struct mc_error *err);
 
+/* admin_audit with changes stolen. */
+int admin_audit_new(struct mc_admin *a, const struct admin_place *p,
+		    const char *action, const char *target, json_t *changes,
+		    struct mc_error *err);
+
 /* Queries through a->pg (prepared / once); results as mc-pg. */
 PGresult *admin_query(struct mc_admin *a, const char *sql, int n,
 		      const char *const *params, struct mc_error *err);
@@ -177,13 +182,17 @@ struct admin_list {
 int admin_list_parse(struct mc_admin *a, const struct mc_admin_call *call,
 		     const struct admin_sort *sorts, struct admin_list *l,
 		     struct mc_error *err);
+struct mc_buf;
 /* A filter value from the query (NULL when absent). */
 const char *admin_filter(const struct admin_list *l, const char *name);
+/* When value is not NULL: appends it to params[*n] and cond to sql (an
+ * mc_buf) with each "$?" in cond naming that parameter ("$3"). */
+void admin_where(struct mc_buf *sql, const char **params, int *n,
+		 const char *value, const char *cond);
 /* Appends to sql (an mc_buf) " AND (<sort>, <id_expr>) > ($n, $n+1)"
  * when there is a cursor (< when descending), then " ORDER BY <sort>
  * [DESC], <id_expr> [DESC] LIMIT <limit + 1>"; the parameters go to
  * params[*n...] (strings owned by l). */
-struct mc_buf;
 void admin_list_sql(const struct admin_list *l, const char *id_expr,
 		    struct mc_buf *sql, const char **params, int *n);
 /* The page {"items", "next_cursor"} from items (stolen). more: the query
@@ -196,7 +205,7 @@ json_t *admin_page(const struct admin_list *l, json_t *items, bool more,
 /* SQL for timestamps as RFC 3339 UTC text. */
 #define ADMIN_TS(col)                                                          \
 	"to_char(" col " AT TIME ZONE 'UTC', "                                 \
-		       "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* Limits of one level (0 = unlimited), as stored in lim_* columns. */
 struct admin_limits {
@@ -210,6 +219,81 @@ struct admin_limits {
 int admin_limits_parse(struct mc_admin *a, const json_t *body,
 		       const char *const *allowed, struct admin_limits *l,
 		       struct mc_error *err);
+
+/* Helpers every operation file shares. */
+
+/* id as decimal text into buf (24 bytes); returns buf. */
+char *admin_id_text(int64_t id, char *buf);
+/* A column as int64 / as a JSON string or null (SQL NULL, bad UTF-8). */
+int64_t admin_col_i64(const PGresult *res, int row, int col);
+json_t *admin_col_json(const PGresult *res, int row, int col);
+/* Parses a PostgreSQL bigint array "{1,2}" into ids (at most max);
+ * returns how many. */
+size_t admin_parse_ids(const char *text, int64_t *ids, size_t max);
+/* Path parameter i of call, "" when missing. */
+const char *admin_arg(const struct mc_admin_call *call, size_t i);
+/* Path parameter i as a positive decimal id; else -1 NOTFOUND
+ * "no <what> <parameter>". */
+int admin_arg_id(const struct mc_admin_call *call, size_t i, const char *what,
+		 int64_t *id_r, struct mc_error *err);
+/* -1 MC_ERR_INVALID unless call has n path parameters. */
+int admin_need_args(const struct mc_admin_call *call, size_t n,
+		    struct mc_error *err);
+/* Starts an operation: no output yet, no problem left from the previous
+ * one (field errors are collected before the transaction clears it). */
+void admin_op_begin(struct mc_admin *a, json_t **out_r);
+/* Rewrites a duplicate-key error as "<what> <name> already exists";
+ * returns -1. */
+int admin_exists_error(struct mc_error *err, const char *what,
+		       const char *name);
+
+/* admin_txn for an operation with output: *ctx_out (a member of ctx) is
+ * released and cleared before each attempt; on success it is handed out
+ * in *out_r (which may be NULL), else released. 0 or -1. */
+int admin_run(struct mc_admin *a, admin_txn_fn *fn, void *ctx, json_t **ctx_out,
+	      json_t **out_r, struct mc_error *err);
+/* Sets *out_r to o; 0, or -1 when o is NULL (its error is in err). */
+int admin_out(json_t **out_r, json_t *o);
+
+/* If-Match on a locked row: runs sql (n params; "SELECT ... FOR UPDATE")
+ * and checks the version in column col of its row. 0, -1 STALE /
+ * TEMPORARY / NOTFOUND with the message fmt when there is no row. */
+int admin_lock_row(struct mc_admin *a, const struct mc_admin_call *call,
+		   const char *sql, int n, const char *const *params, int col,
+		   struct mc_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 8, 9)));
+/* Runs sql ("SELECT version ... WHERE id = $1 FOR UPDATE") for id and
+ * checks If-Match. 0, -1 NOTFOUND ("no <what>") / STALE / TEMPORARY. */
+int admin_lock_version(struct mc_admin *a, const char *sql, int64_t id,
+		       const struct mc_admin_call *call, const char *what,
+		       struct mc_error *err);
+
+/* Makes one list item of row of res; arg as the caller gave it. */
+typedef json_t *admin_item_fn(const PGresult *res, int row, const void *arg);
+/* The page of a list query's result (limit + 1 rows): item() of each kept
+ * row, the cursor from the sort value in column sort_col and the id in
+ * column id_col of the last kept row (negative columns count from the
+ * end: -1 is the last). */
+json_t *admin_page_rows(const struct admin_list *l, const PGresult *res,
+			int sort_col, int id_col, admin_item_fn *item,
+			const void *arg);
+/* The page of items (stolen: the items of the kept rows of res) with
+ * the cursor as admin_page_rows makes it. */
+json_t *admin_page_end(const struct admin_list *l, const PGresult *res,
+		       json_t *items, int sort_col, int id_col);
+/* How many rows of res a page keeps (at most l->limit). */
+int admin_page_keep(const struct admin_list *l, const PGresult *res);
+/* Finishes sql (an mc_buf) with admin_list_sql, runs it once with
+ * params[0..n) (params needs two free slots) and frees sql. */
+PGresult *admin_list_fetch(struct mc_admin *a, const struct admin_list *l,
+			   struct mc_buf *sql, const char *id_expr,
+			   const char **params, int n, struct mc_error *err);
+/* admin_list_fetch, then the page of item() rows whose last two columns
+ * are the sort value and id; NULL on error. */
+json_t *admin_list_page(struct mc_admin *a, const struct admin_list *l,
+			struct mc_buf *sql, const char *id_expr,
+			const char **params, int n, admin_item_fn *item,
+			const void *arg, struct mc_error *err);
 
 /* Each operation (mc_admin_ops in mc-admin-ops.c names them). */
 #define ADMIN_OP(name)                                                         \

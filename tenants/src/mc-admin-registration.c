@@ -37,21 +37,6 @@ static const char count_script[] =
 	"ttl = tonumber(ARGV[1]) end "
 	"return {n, ttl}";
 
-/* An integer as text into buf (NUM bytes). */
-static const char *num(char *buf, int64_t v)
-{
-	snprintf(buf, NUM, "%lld", (long long)v);
-	return buf;
-}
-
-/* Path parameter i, "" when missing. */
-static const char *arg(const struct mc_admin_call *call, size_t i)
-{
-	return call != NULL && i < call->nargs && call->args[i] != NULL
-		       ? call->args[i]
-		       : "";
-}
-
 /* The one answer for a domain that is unknown, closed or not active:
  * which of them is not revealed. */
 static int no_registration(const char *domain, struct mc_error *err)
@@ -148,7 +133,7 @@ int mc_admin_registration_throttle(struct mc_redis *redis,
 	}
 	client_key(client_ip, key, sizeof(key));
 	r = mc_redis_command(redis, err, "EVAL %s 1 %s %s", count_script, key,
-			     num(ttl, WINDOW_S));
+			     admin_id_text(WINDOW_S, ttl));
 	if (r == NULL)
 		return -1;
 	rc = count_reply(r, &n, &left, err);
@@ -252,7 +237,8 @@ static int domain_mode(struct mc_admin *a, const struct admin_place *p,
 		       struct reg_ctx *c, struct mc_error *err)
 {
 	char tid[NUM], did[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(did, p->domain_id)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->domain_id, did)};
 	PGresult *res = admin_query(a,
 				    "SELECT d.self_registration" OPEN_DOMAIN
 				    " AND d.tenant_id = $1 AND d.id = $2 FOR "
@@ -342,7 +328,7 @@ static void public_error(struct mc_admin *a, const struct reg_ctx *c,
 
 ADMIN_OP(admin_registration_create)
 {
-	struct reg_ctx c = {.domain = arg(call, 0)};
+	struct reg_ctx c = {.domain = admin_arg(call, 0)};
 
 	*out_r = NULL;
 	json_decref(a->problem);

@@ -73,8 +73,6 @@ struct reseller_op {
 static int read_common(struct mc_admin *a, const json_t *body,
 		       struct reseller_in *in, struct mc_error *err)
 {
-	static const char *const statuses[] = {"active", "suspended", NULL};
-
 	if (admin_get_string(a, body, "display_name", DISPLAY_NAME_MAX, false,
 			     true, &in->display_name, err) < 0 ||
 	    admin_get_string(a, body, "status", 16, false, false, &in->status,
@@ -82,16 +80,7 @@ static int read_common(struct mc_admin *a, const json_t *body,
 	    admin_limits_parse(a, body, admin_limit_keys(ADMIN_AT_RESELLER),
 			       &in->lim, err) < 0)
 		return -1;
-	for (size_t i = 0; in->status != NULL && statuses[i] != NULL; i++) {
-		if (strcmp(in->status, statuses[i]) == 0)
-			return 0;
-	}
-	if (in->status != NULL) {
-		admin_field_error(a, err, "status",
-				  "must be active or suspended");
-		return -1;
-	}
-	return 0;
+	return admin_check_status(a, in->status, err);
 }
 
 /* Reads a create body. */
@@ -106,17 +95,8 @@ static int read_create(struct mc_admin *a, const json_t *body,
 		    0 ||
 	    read_common(a, body, in, err) < 0)
 		return -1;
-	if (!mc_tenants_valid_name(in->name)) {
-		admin_field_error(a, err, "name",
-				  "use 1-63 lower-case letters, digits, '.', "
-				  "'_' or '-'");
-		return -1;
-	}
-	in->top = json_is_null(json_object_get(body, "parent"));
-	if (!in->top && admin_get_string(a, body, "parent", 63, false, false,
-					 &in->parent, err) < 0)
-		return -1;
-	return 0;
+	return admin_read_named(a, body, in->name, "parent", &in->parent,
+				&in->top, err);
 }
 
 /* The parent of a new reseller: the one named, else the actor's own
@@ -124,36 +104,14 @@ static int read_create(struct mc_admin *a, const json_t *body,
 static int find_parent(struct mc_admin *a, const struct reseller_in *in,
 		       struct admin_place *p, struct mc_error *err)
 {
-	char own[64] = "", idbuf[24];
-	const char *params[] = {admin_id_text(a->actor.reseller_id, idbuf)};
-	const char *name = in->parent;
-
-	memset(p, 0, sizeof(*p));
-	if (a->actor.role == MC_ROLE_RESELLER && in->top) {
-		mc_error_set(err, MC_ERR_DENIED,
-			     "a reseller admin may only create resellers "
-			     "below its own");
-		return -1;
-	}
-	if (name == NULL && a->actor.role == MC_ROLE_RESELLER) {
-		PGresult *res = admin_query(
-			a, "SELECT name FROM resellers WHERE id = $1", 1,
-			params, err);
-		if (res == NULL)
-			return -1;
-		if (PQntuples(res) > 0)
-			snprintf(own, sizeof(own), "%s", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		name = own;
-	}
-	if (name == NULL)
-		return 0;
-	if (admin_find_reseller(a, name, p, err) < 0)
+	if (admin_parent_reseller(a, in->parent, in->top,
+				  "a reseller admin may only create resellers "
+				  "below its own",
+				  p, err) < 0)
 		return -1;
 	if (p->nresellers >= ADMIN_PATH_MAX) {
 		admin_field_error(a, err, "parent",
-				  "resellers nest at most "
-				  "%d deep",
+				  "resellers nest at most %d deep",
 				  ADMIN_PATH_MAX);
 		return -1;
 	}
@@ -194,28 +152,20 @@ static int insert_reseller(struct mc_admin *a, const struct reseller_in *in,
 			? admin_id_text(parent->reseller_id, pid)
 			: NULL};
 	admin_limits_params(&in->lim, bufs, params + 3);
-	PGresult *res = admin_query(
-		a,
-		"INSERT INTO resellers (name, display_name, parent_id, "
-		"lim_domains, lim_users, lim_aliases, lim_lists, lim_storage, "
-		"lim_message_bytes, lim_send_count, lim_send_bytes) VALUES "
-		"($1, coalesce($2, ''), $3::bigint, coalesce($4::bigint, 0), "
-		"coalesce($5::bigint, 0), coalesce($6::bigint, 0), "
-		"coalesce($7::bigint, 0), coalesce($8::bigint, 0), "
-		"coalesce($9::bigint, 0), coalesce($10::bigint, 0), "
-		"coalesce($11::bigint, 0)) RETURNING id, path::text",
-		11, params, err);
+	PGresult *res = admin_query(a,
+				    "INSERT INTO resellers (name, "
+				    "display_name, parent_id, " ADMIN_LIMIT_COLS
+				    ") VALUES ($1, coalesce($2, ''), "
+				    "$3::bigint, " ADMIN_LIMIT_VALUES
+				    ") RETURNING id, path::text",
+				    11, params, err);
 	if (res == NULL)
 		return admin_exists_error(err, "reseller", in->name);
 	memset(p, 0, sizeof(*p));
 	p->level = ADMIN_AT_RESELLER;
 	p->reseller_id = admin_col_i64(res, 0, 0);
-	const char *s = PQgetvalue(res, 0, 1) + 1;
-	while (*s != '\0' && *s != '}' && p->nresellers < ADMIN_PATH_MAX) {
-		char *end;
-		p->resellers[p->nresellers++] = strtoll(s, &end, 10);
-		s = *end == ',' ? end + 1 : end;
-	}
+	p->nresellers = admin_parse_ids(PQgetvalue(res, 0, 1), p->resellers,
+					ADMIN_PATH_MAX);
 	snprintf(p->reseller, sizeof(p->reseller), "%s", in->name);
 	PQclear(res);
 	return 0;
@@ -227,21 +177,16 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct reseller_op *op = ctx;
 	struct admin_place parent, p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_require(a, MC_ROLE_RESELLER, "create resellers", err) < 0 ||
 	    find_parent(a, &op->in, &parent, err) < 0 ||
 	    admin_limits_check(a, &parent, ADMIN_AT_RESELLER, 0, &op->in.lim,
 			       err) < 0 ||
 	    insert_reseller(a, &op->in, &parent, &p, err) < 0)
 		return -1;
-	json_t *ch = changes_of(&op->in, &parent);
-	int r = admin_audit(a, &p, "reseller.create", op->in.name, ch, err);
-	json_decref(ch);
-	if (r < 0)
+	if (admin_audit_new(a, &p, "reseller.create", op->in.name,
+			    changes_of(&op->in, &parent), err) < 0)
 		return -1;
-	op->out = reseller_json(a, p.reseller_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, reseller_json(a, p.reseller_id, err));
 }
 
 ADMIN_OP(admin_reseller_create)
@@ -249,13 +194,9 @@ ADMIN_OP(admin_reseller_create)
 	struct reseller_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (read_create(a, call->body, &op.in, err) < 0 ||
-	    admin_txn(a, create_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (read_create(a, call->body, &op.in, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, create_txn, &op, &op.out, out_r, err);
 }
 
 /* Transaction of reseller.get. */
@@ -264,12 +205,9 @@ static int get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct reseller_op *op = ctx;
 	struct admin_place p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_find_reseller(a, op->call->args[0], &p, err) < 0)
 		return -1;
-	op->out = reseller_json(a, p.reseller_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, reseller_json(a, p.reseller_id, err));
 }
 
 ADMIN_OP(admin_reseller_get)
@@ -277,13 +215,9 @@ ADMIN_OP(admin_reseller_get)
 	struct reseller_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_txn(a, get_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_need_args(call, 1, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, get_txn, &op, &op.out, out_r, err);
 }
 
 /* Is p the actor's own reseller? */
@@ -304,21 +238,21 @@ static int update_row(struct mc_admin *a, int64_t id,
 	admin_limits_params(&in->lim, bufs, params + 3);
 	return admin_exec(a,
 			  "UPDATE resellers SET display_name = coalesce($2, "
-			  "display_name), status = coalesce($3, status), "
-			  "lim_domains = coalesce($4::bigint, lim_domains), "
-			  "lim_users = coalesce($5::bigint, lim_users), "
-			  "lim_aliases = coalesce($6::bigint, lim_aliases), "
-			  "lim_lists = coalesce($7::bigint, lim_lists), "
-			  "lim_storage = coalesce($8::bigint, lim_storage), "
-			  "lim_message_bytes = coalesce($9::bigint, "
-			  "lim_message_bytes), lim_send_count = "
-			  "coalesce($10::bigint, lim_send_count), "
-			  "lim_send_bytes = coalesce($11::bigint, "
-			  "lim_send_bytes), version = version + 1 "
+			  "display_name), status = coalesce($3, "
+			  "status), " ADMIN_LIMIT_SET ", version = version + 1 "
 			  "WHERE id = $1",
 			  11, params, err) < 0
 		       ? -1
 		       : 0;
+}
+
+/* Locks the reseller at p and checks If-Match. */
+static int lock_reseller(struct mc_admin *a, const struct reseller_op *op,
+			 const struct admin_place *p, struct mc_error *err)
+{
+	return admin_lock_version(
+		a, "SELECT version FROM resellers WHERE id = $1 FOR UPDATE",
+		p->reseller_id, op->call, "such reseller", err);
 }
 
 /* Transaction of reseller.update. */
@@ -327,10 +261,7 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct reseller_op *op = ctx;
 	struct admin_place p;
 	bool limits = admin_limits_given(&op->in.lim, ADMIN_AT_RESELLER);
-	json_t *ch;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_find_reseller(a, op->call->args[0], &p, err) < 0 ||
 	    admin_require(a, MC_ROLE_RESELLER, "change resellers", err) < 0)
 		return -1;
@@ -340,24 +271,18 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 			     "status of its own reseller");
 		return -1;
 	}
-	if (admin_lock_version(a,
-			       "SELECT version FROM resellers WHERE id = $1 "
-			       "FOR UPDATE",
-			       p.reseller_id, op->call, "such reseller",
-			       err) < 0 ||
+	if (lock_reseller(a, op, &p, err) < 0 ||
 	    (limits &&
 	     admin_limits_check(a, &p, ADMIN_AT_RESELLER, p.reseller_id,
 				&op->in.lim, err) < 0) ||
 	    update_row(a, p.reseller_id, &op->in, err) < 0)
 		return -1;
-	ch = changes_of(&op->in, NULL);
-	int r = admin_audit(a, &p, "reseller.update", p.reseller, ch, err);
-	json_decref(ch);
+	int r = admin_audit_new(a, &p, "reseller.update", p.reseller,
+				changes_of(&op->in, NULL), err);
 	a->dirty = op->in.status != NULL;
 	if (r < 0)
 		return -1;
-	op->out = reseller_json(a, p.reseller_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, reseller_json(a, p.reseller_id, err));
 }
 
 ADMIN_OP(admin_reseller_update)
@@ -369,13 +294,9 @@ ADMIN_OP(admin_reseller_update)
 	admin_op_begin(a, out_r);
 	if (admin_need_args(call, 1, err) < 0 ||
 	    admin_body_check(a, call->body, allowed, true, err) < 0 ||
-	    read_common(a, call->body, &op.in, err) < 0 ||
-	    admin_txn(a, update_txn, &op, err) < 0) {
-		json_decref(op.out);
+	    read_common(a, call->body, &op.in, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, update_txn, &op, &op.out, out_r, err);
 }
 
 /* Refuses to delete a reseller that still has tenants or resellers. */
@@ -422,12 +343,7 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		return -1;
 	}
 	params[0] = admin_id_text(p.reseller_id, idbuf);
-	if (admin_lock_version(a,
-			       "SELECT version FROM resellers WHERE id = $1 "
-			       "FOR UPDATE",
-			       p.reseller_id, op->call, "such reseller",
-			       err) < 0 ||
-	    check_empty(a, &p, err) < 0 ||
+	if (lock_reseller(a, op, &p, err) < 0 || check_empty(a, &p, err) < 0 ||
 	    admin_audit(a, &p, "reseller.delete", p.reseller, NULL, err) < 0 ||
 	    admin_exec(a, "DELETE FROM resellers WHERE id = $1", 1, params,
 		       err) < 0)
@@ -469,8 +385,6 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	const char *status = admin_filter(&op->l, "status");
 	const char *parent = admin_filter(&op->l, "parent");
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_require(a, MC_ROLE_RESELLER, "list resellers", err) < 0)
 		return -1;
 	mc_buf_init(&sql, NULL, 0);
@@ -479,21 +393,11 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		      "r.version, %s, (%s)::text, r.id FROM resellers r "
 		      "LEFT JOIN resellers p ON p.id = r.parent_id WHERE true",
 		      ADMIN_TS("r.created_at"), op->l.sort->expr);
-	if (q != NULL) {
-		params[n++] = q;
-		mc_buf_printf(&sql,
-			      " AND (strpos(r.name, lower($%d)) > 0 OR "
-			      "strpos(lower(r.display_name), lower($%d)) > 0)",
-			      n, n);
-	}
-	if (status != NULL) {
-		params[n++] = status;
-		mc_buf_printf(&sql, " AND r.status = $%d", n);
-	}
-	if (parent != NULL) {
-		params[n++] = parent;
-		mc_buf_printf(&sql, " AND p.name = $%d", n);
-	}
+	admin_where(&sql, params, &n, q,
+		    " AND (strpos(r.name, lower($?)) > 0 OR "
+		    "strpos(lower(r.display_name), lower($?)) > 0)");
+	admin_where(&sql, params, &n, status, " AND r.status = $?");
+	admin_where(&sql, params, &n, parent, " AND p.name = $?");
 	op->out = admin_list_run(a, &op->l, &sql, params, n, "r.id",
 				 reseller_row, err);
 	mc_buf_free(&sql);
@@ -505,11 +409,7 @@ ADMIN_OP(admin_reseller_list)
 	struct list_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_list_parse(a, call, reseller_sorts, &op.l, err) < 0 ||
-	    admin_txn(a, list_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_list_parse(a, call, reseller_sorts, &op.l, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, list_txn, &op, &op.out, out_r, err);
 }

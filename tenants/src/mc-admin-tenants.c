@@ -80,14 +80,9 @@ static int read_status_backend(struct mc_admin *a, const json_t *body,
 	struct mc_error aerr = {0};
 
 	if (admin_get_string(a, body, "status", 16, false, false, &in->status,
-			     err) < 0)
+			     err) < 0 ||
+	    admin_check_status(a, in->status, err) < 0)
 		return -1;
-	if (in->status != NULL && strcmp(in->status, "active") != 0 &&
-	    strcmp(in->status, "suspended") != 0) {
-		admin_field_error(a, err, "status",
-				  "must be active or suspended");
-		return -1;
-	}
 	in->clear_backend = json_is_null(json_object_get(body, "imap_backend"));
 	if (in->clear_backend)
 		return 0;
@@ -129,47 +124,8 @@ static int read_create(struct mc_admin *a, const json_t *body,
 		    0 ||
 	    read_common(a, body, in, err) < 0)
 		return -1;
-	if (!mc_tenants_valid_name(in->name)) {
-		admin_field_error(a, err, "name",
-				  "use 1-63 lower-case letters, digits, '.', "
-				  "'_' or '-'");
-		return -1;
-	}
-	in->top = json_is_null(json_object_get(body, "reseller"));
-	if (!in->top && admin_get_string(a, body, "reseller", 63, false, false,
-					 &in->reseller, err) < 0)
-		return -1;
-	return 0;
-}
-
-/* The reseller of a new tenant: the one named, else the actor's own;
- * p zeroed for the provider's. */
-static int find_reseller_of(struct mc_admin *a, const struct tenant_in *in,
-			    struct admin_place *p, struct mc_error *err)
-{
-	char own[64] = "", idbuf[24];
-	const char *params[] = {admin_id_text(a->actor.reseller_id, idbuf)};
-	const char *name = in->reseller;
-
-	memset(p, 0, sizeof(*p));
-	if (a->actor.role == MC_ROLE_RESELLER && in->top) {
-		mc_error_set(err, MC_ERR_DENIED,
-			     "a reseller admin may only create tenants in its "
-			     "own subtree");
-		return -1;
-	}
-	if (name == NULL && a->actor.role == MC_ROLE_RESELLER) {
-		PGresult *res = admin_query(
-			a, "SELECT name FROM resellers WHERE id = $1", 1,
-			params, err);
-		if (res == NULL)
-			return -1;
-		if (PQntuples(res) > 0)
-			snprintf(own, sizeof(own), "%s", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		name = own;
-	}
-	return name == NULL ? 0 : admin_find_reseller(a, name, p, err);
+	return admin_read_named(a, body, in->name, "reseller", &in->reseller,
+				&in->top, err);
 }
 
 /* The changes for the audit record. */
@@ -211,15 +167,10 @@ static int insert_tenant(struct mc_admin *a, const struct tenant_in *in,
 
 	admin_limits_params(&in->lim, bufs, params + 3);
 	if (admin_exec(a,
-		       "INSERT INTO tenants (name, display_name, reseller_id, "
-		       "lim_domains, lim_users, lim_aliases, lim_lists, "
-		       "lim_storage, lim_message_bytes, lim_send_count, "
-		       "lim_send_bytes) VALUES ($1, coalesce($2, ''), "
-		       "$3::bigint, coalesce($4::bigint, 0), "
-		       "coalesce($5::bigint, 0), coalesce($6::bigint, 0), "
-		       "coalesce($7::bigint, 0), coalesce($8::bigint, 0), "
-		       "coalesce($9::bigint, 0), coalesce($10::bigint, 0), "
-		       "coalesce($11::bigint, 0))",
+		       "INSERT INTO tenants (name, display_name, "
+		       "reseller_id, " ADMIN_LIMIT_COLS
+		       ") VALUES ($1, coalesce($2, ''), "
+		       "$3::bigint, " ADMIN_LIMIT_VALUES ")",
 		       11, params, err) < 0)
 		return admin_exists_error(err, "tenant", in->name);
 	return admin_find_tenant(a, in->name, p, err);
@@ -231,10 +182,11 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct tenant_op *op = ctx;
 	struct admin_place rp, p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_require(a, MC_ROLE_RESELLER, "create tenants", err) < 0 ||
-	    find_reseller_of(a, &op->in, &rp, err) < 0)
+	    admin_parent_reseller(a, op->in.reseller, op->in.top,
+				  "a reseller admin may only create tenants in "
+				  "its own subtree",
+				  &rp, err) < 0)
 		return -1;
 	rp.level = ADMIN_AT_TENANT;
 	if (admin_limits_check(a, &rp, ADMIN_AT_TENANT, 0, &op->in.lim, err) <
@@ -244,12 +196,9 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	json_t *ch = changes_of(&op->in);
 	if (rp.reseller[0] != '\0')
 		json_object_set_new(ch, "reseller", json_string(rp.reseller));
-	int r = admin_audit(a, &p, "tenant.create", op->in.name, ch, err);
-	json_decref(ch);
-	if (r < 0)
+	if (admin_audit_new(a, &p, "tenant.create", op->in.name, ch, err) < 0)
 		return -1;
-	op->out = tenant_json(a, p.tenant_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, tenant_json(a, p.tenant_id, err));
 }
 
 ADMIN_OP(admin_tenant_create)
@@ -257,13 +206,9 @@ ADMIN_OP(admin_tenant_create)
 	struct tenant_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (read_create(a, call->body, &op.in, err) < 0 ||
-	    admin_txn(a, create_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (read_create(a, call->body, &op.in, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, create_txn, &op, &op.out, out_r, err);
 }
 
 /* Finds the tenant of the call for reading (tenant admin and above). */
@@ -282,12 +227,9 @@ static int get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct tenant_op *op = ctx;
 	struct admin_place p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_readable(a, op, &p, err) < 0)
 		return -1;
-	op->out = tenant_json(a, p.tenant_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, tenant_json(a, p.tenant_id, err));
 }
 
 ADMIN_OP(admin_tenant_get)
@@ -295,13 +237,9 @@ ADMIN_OP(admin_tenant_get)
 	struct tenant_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_txn(a, get_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_need_args(call, 1, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, get_txn, &op, &op.out, out_r, err);
 }
 
 /* A tenant admin may change the display_name only. */
@@ -335,22 +273,23 @@ static int update_row(struct mc_admin *a, int64_t id,
 	params[11] = in->clear_backend ? "" : in->imap_backend;
 	return admin_exec(a,
 			  "UPDATE tenants SET display_name = coalesce($2, "
-			  "display_name), status = coalesce($3, status), "
-			  "lim_domains = coalesce($4::bigint, lim_domains), "
-			  "lim_users = coalesce($5::bigint, lim_users), "
-			  "lim_aliases = coalesce($6::bigint, lim_aliases), "
-			  "lim_lists = coalesce($7::bigint, lim_lists), "
-			  "lim_storage = coalesce($8::bigint, lim_storage), "
-			  "lim_message_bytes = coalesce($9::bigint, "
-			  "lim_message_bytes), lim_send_count = "
-			  "coalesce($10::bigint, lim_send_count), "
-			  "lim_send_bytes = coalesce($11::bigint, "
-			  "lim_send_bytes), imap_backend = CASE WHEN $12::text "
+			  "display_name), status = coalesce($3, "
+			  "status), " ADMIN_LIMIT_SET
+			  ", imap_backend = CASE WHEN $12::text "
 			  "IS NULL THEN imap_backend ELSE nullif($12, '') END, "
 			  "version = version + 1 WHERE id = $1",
 			  12, params, err) < 0
 		       ? -1
 		       : 0;
+}
+
+/* Locks the tenant at p and checks If-Match. */
+static int lock_tenant(struct mc_admin *a, const struct tenant_op *op,
+		       const struct admin_place *p, struct mc_error *err)
+{
+	return admin_lock_version(
+		a, "SELECT version FROM tenants WHERE id = $1 FOR UPDATE",
+		p->tenant_id, op->call, "such tenant", err);
 }
 
 /* Transaction of tenant.update. */
@@ -360,15 +299,10 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct admin_place p;
 	struct admin_limits *lim = &op->in.lim;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_find_tenant(a, op->call->args[0], &p, err) < 0 ||
 	    check_update_role(a, &op->in, err) < 0 ||
 	    admin_require_inside(a, &p, "change its tenant", err) < 0 ||
-	    admin_lock_version(a,
-			       "SELECT version FROM tenants WHERE id = $1 "
-			       "FOR UPDATE",
-			       p.tenant_id, op->call, "such tenant", err) < 0)
+	    lock_tenant(a, op, &p, err) < 0)
 		return -1;
 	int r = admin_limits_given(lim, ADMIN_AT_TENANT)
 			? admin_limits_check(a, &p, ADMIN_AT_TENANT,
@@ -376,15 +310,13 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 			: 0;
 	if (r < 0 || update_row(a, p.tenant_id, &op->in, err) < 0)
 		return -1;
-	json_t *ch = changes_of(&op->in);
-	r = admin_audit(a, &p, "tenant.update", p.tenant, ch, err);
-	json_decref(ch);
+	r = admin_audit_new(a, &p, "tenant.update", p.tenant,
+			    changes_of(&op->in), err);
 	a->dirty = op->in.status != NULL || op->in.imap_backend != NULL ||
 		   op->in.clear_backend;
 	if (r < 0)
 		return -1;
-	op->out = tenant_json(a, p.tenant_id, err);
-	return op->out != NULL ? 0 : -1;
+	return admin_out(&op->out, tenant_json(a, p.tenant_id, err));
 }
 
 ADMIN_OP(admin_tenant_update)
@@ -397,13 +329,9 @@ ADMIN_OP(admin_tenant_update)
 	if (admin_need_args(call, 1, err) < 0 ||
 	    admin_body_check(a, call->body, allowed, true, err) < 0 ||
 	    read_common(a, call->body, &op.in, err) < 0 ||
-	    read_status_backend(a, call->body, &op.in, err) < 0 ||
-	    admin_txn(a, update_txn, &op, err) < 0) {
-		json_decref(op.out);
+	    read_status_backend(a, call->body, &op.in, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, update_txn, &op, &op.out, out_r, err);
 }
 
 /* Refuses to delete a tenant that still has domains. */
@@ -439,10 +367,7 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 	if (admin_find_tenant(a, op->call->args[0], &p, err) < 0 ||
 	    admin_require(a, MC_ROLE_RESELLER, "delete tenants", err) < 0 ||
-	    admin_lock_version(a,
-			       "SELECT version FROM tenants WHERE id = $1 "
-			       "FOR UPDATE",
-			       p.tenant_id, op->call, "such tenant", err) < 0 ||
+	    lock_tenant(a, op, &p, err) < 0 ||
 	    check_no_domains(a, &p, err) < 0 ||
 	    admin_audit(a, &p, "tenant.delete", p.tenant, NULL, err) < 0)
 		return -1;
@@ -504,8 +429,6 @@ static int usage_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	struct tenant_op *op = ctx;
 	struct admin_place p;
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (find_readable(a, op, &p, err) < 0)
 		return -1;
 	json_t *o = json_pack("{ss}", "name", p.tenant);
@@ -525,13 +448,9 @@ ADMIN_OP(admin_tenant_usage)
 	struct tenant_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
-	if (admin_need_args(call, 1, err) < 0 ||
-	    admin_txn(a, usage_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_need_args(call, 1, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, usage_txn, &op, &op.out, out_r, err);
 }
 
 static const struct admin_sort tenant_sorts[] = {
@@ -556,8 +475,6 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	const char *status = admin_filter(&op->l, "status");
 	const char *reseller = admin_filter(&op->l, "reseller");
 
-	json_decref(op->out);
-	op->out = NULL;
 	if (admin_require(a, MC_ROLE_TENANT, "list tenants", err) < 0)
 		return -1;
 	mc_buf_init(&sql, NULL, 0);
@@ -565,21 +482,11 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		      "SELECT " TENANT_COLS ", (%s)::text, t.id" TENANT_FROM
 		      "WHERE true",
 		      op->l.sort->expr);
-	if (q != NULL) {
-		params[n++] = q;
-		mc_buf_printf(&sql,
-			      " AND (strpos(t.name, lower($%d)) > 0 OR "
-			      "strpos(lower(t.display_name), lower($%d)) > 0)",
-			      n, n);
-	}
-	if (status != NULL) {
-		params[n++] = status;
-		mc_buf_printf(&sql, " AND t.status = $%d", n);
-	}
-	if (reseller != NULL) {
-		params[n++] = reseller;
-		mc_buf_printf(&sql, " AND r.name = $%d", n);
-	}
+	admin_where(&sql, params, &n, q,
+		    " AND (strpos(t.name, lower($?)) > 0 OR "
+		    "strpos(lower(t.display_name), lower($?)) > 0)");
+	admin_where(&sql, params, &n, status, " AND t.status = $?");
+	admin_where(&sql, params, &n, reseller, " AND r.name = $?");
 	op->out = admin_list_run(a, &op->l, &sql, params, n, "t.id", tenant_row,
 				 err);
 	mc_buf_free(&sql);
@@ -591,11 +498,7 @@ ADMIN_OP(admin_tenant_list)
 	struct list_op op = {0};
 
 	admin_op_begin(a, out_r);
-	if (admin_list_parse(a, call, tenant_sorts, &op.l, err) < 0 ||
-	    admin_txn(a, list_txn, &op, err) < 0) {
-		json_decref(op.out);
+	if (admin_list_parse(a, call, tenant_sorts, &op.l, err) < 0)
 		return -1;
-	}
-	*out_r = op.out;
-	return 0;
+	return admin_run(a, list_txn, &op, &op.out, out_r, err);
 }

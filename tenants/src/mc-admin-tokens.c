@@ -54,26 +54,6 @@ enum {
 	COL_SORT, /* lists only */
 };
 
-/* An id as decimal text. */
-static void id_text(int64_t id, char buf[24])
-{
-	snprintf(buf, 24, "%lld", (long long)id);
-}
-
-/* An id column of row. */
-static int64_t col_id(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-/* A nullable text column as a JSON string or null. */
-static json_t *col_text(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return json_null();
-	return json_string(PQgetvalue(res, row, col));
-}
-
 /* Reads n decimal digits at s into *v; false unless all are digits. */
 static bool digits(const char *s, int n, int *v)
 {
@@ -203,24 +183,28 @@ static bool token_wellformed(const char *t)
 }
 
 /* A token row as the API shows it (never the hash). */
-static json_t *token_json(const PGresult *res, int row)
+static json_t *token_json(const PGresult *res, int row, const void *unused)
 {
+	(void)unused;
 	json_t *o = json_pack("{sIsssIsssoss}", "id",
-			      (json_int_t)col_id(res, row, COL_ID), "name",
-			      PQgetvalue(res, row, COL_NAME), "binding",
-			      (json_int_t)col_id(res, row, COL_BINDING), "role",
-			      PQgetvalue(res, row, COL_SCOPE), "scope",
+			      (json_int_t)admin_col_i64(res, row, COL_ID),
+			      "name", PQgetvalue(res, row, COL_NAME), "binding",
+			      (json_int_t)admin_col_i64(res, row, COL_BINDING),
+			      "role", PQgetvalue(res, row, COL_SCOPE), "scope",
 			      mc_admin_binding_scope(res, row, COL_SCOPE, NULL),
 			      "prefix", PQgetvalue(res, row, COL_PREFIX));
 
 	json_object_set_new(
 		o, "networks",
 		admin_json_array(PQgetvalue(res, row, COL_NETWORKS)));
-	json_object_set_new(o, "expires_at", col_text(res, row, COL_EXPIRES));
-	json_object_set_new(o, "revoked_at", col_text(res, row, COL_REVOKED));
+	json_object_set_new(o, "expires_at",
+			    admin_col_json(res, row, COL_EXPIRES));
+	json_object_set_new(o, "revoked_at",
+			    admin_col_json(res, row, COL_REVOKED));
 	json_object_set_new(o, "last_used_at",
-			    col_text(res, row, COL_LAST_USED));
-	json_object_set_new(o, "last_used_ip", col_text(res, row, COL_LAST_IP));
+			    admin_col_json(res, row, COL_LAST_USED));
+	json_object_set_new(o, "last_used_ip",
+			    admin_col_json(res, row, COL_LAST_IP));
 	json_object_set_new(o, "created_by",
 			    json_string(PQgetvalue(res, row, COL_CREATED_BY)));
 	json_object_set_new(o, "created_at",
@@ -237,7 +221,7 @@ static PGresult *token_row(struct mc_admin *a, int64_t id, struct mc_error *err)
 
 	mc_admin_binding_params(&a->actor, &bp);
 	memcpy(params, bp.values, sizeof(bp.values));
-	id_text(id, idbuf);
+	admin_id_text(id, idbuf);
 	params[MC_ADMIN_BINDING_NPARAMS] = idbuf;
 	PGresult *res = admin_query(a, TOKEN_SELECT " AND k.id = $7::bigint",
 				    MC_ADMIN_BINDING_NPARAMS + 1, params, err);
@@ -273,18 +257,6 @@ static int token_grant_check(struct mc_admin *a, int64_t id, enum mc_role role,
 		return 0;
 	mc_error_set(err, MC_ERR_DENIED, "a %s admin may not %s of the %s role",
 		     mc_role_name(ar), what, mc_role_name(role));
-	return -1;
-}
-
-/* A token id in call->args[0]; NOTFOUND when it is not one. */
-static int arg_id(const struct mc_admin_call *call, int64_t *id_r,
-		  struct mc_error *err)
-{
-	const char *s = call->nargs > 0 ? call->args[0] : NULL;
-
-	if (s != NULL && *s >= '1' && *s <= '9' && mc_str_to_i64(s, id_r))
-		return 0;
-	mc_error_set(err, MC_ERR_NOTFOUND, "no token %s", s != NULL ? s : "");
 	return -1;
 }
 
@@ -402,7 +374,7 @@ static int insert_token(struct mc_admin *a, struct token_create *c, int64_t bid,
 	const char *params[] = {bidbuf, c->name,    c->prefix,	  c->hash,
 				nets,	c->expires, a->actor.name};
 
-	id_text(bid, bidbuf);
+	admin_id_text(bid, bidbuf);
 	PGresult *res = admin_query(
 		a,
 		"INSERT INTO api_tokens (binding_id, name, prefix, hash, "
@@ -413,7 +385,7 @@ static int insert_token(struct mc_admin *a, struct token_create *c, int64_t bid,
 	free(nets);
 	if (res == NULL)
 		return -1;
-	*id_r = col_id(res, 0, 0);
+	*id_r = admin_col_i64(res, 0, 0);
 	PQclear(res);
 	return 0;
 }
@@ -474,7 +446,7 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	    insert_token(a, c, bid, &id, err) == 0 &&
 	    audit_create(a, c, id, bid, role, scope, err) == 0 &&
 	    (res = token_row(a, id, err)) != NULL) {
-		c->out = token_json(res, 0);
+		c->out = token_json(res, 0, NULL);
 		json_object_set_new(c->out, "token", json_string(c->secret));
 		PQclear(res);
 		ret = 0;
@@ -532,7 +504,7 @@ static int get_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	op->out = NULL;
 	if (res == NULL)
 		return -1;
-	op->out = token_json(res, 0);
+	op->out = token_json(res, 0, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -542,7 +514,7 @@ ADMIN_OP(admin_token_get)
 	struct token_op op = {0};
 
 	*out_r = NULL;
-	if (arg_id(call, &op.id, err) < 0 ||
+	if (admin_arg_id(call, 0, "token", &op.id, err) < 0 ||
 	    admin_txn(a, get_txn, &op, err) < 0)
 		return -1;
 	*out_r = op.out;
@@ -556,7 +528,7 @@ static int revoke_row(struct mc_admin *a, const PGresult *res, int64_t id,
 	char idbuf[24], target[48];
 	const char *params[] = {idbuf};
 
-	id_text(id, idbuf);
+	admin_id_text(id, idbuf);
 	long n = admin_exec(a,
 			    "UPDATE api_tokens SET revoked_at = now() "
 			    "WHERE id = $1::bigint AND revoked_at IS NULL",
@@ -566,7 +538,7 @@ static int revoke_row(struct mc_admin *a, const PGresult *res, int64_t id,
 	json_t *ch = json_pack("{sssb}", "name", PQgetvalue(res, 0, COL_NAME),
 			       "revoked", 1);
 	snprintf(target, sizeof(target), "token %lld", (long long)id);
-	int ret = mc_admin_binding_audit(a, col_id(res, 0, COL_BINDING),
+	int ret = mc_admin_binding_audit(a, admin_col_i64(res, 0, COL_BINDING),
 					 "token.delete", target, ch, err);
 	json_decref(ch);
 	return ret;
@@ -582,7 +554,7 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	if (res == NULL)
 		return -1;
 	(void)mc_role_parse(PQgetvalue(res, 0, COL_SCOPE), &role);
-	int ret = token_grant_check(a, col_id(res, 0, COL_BINDING), role,
+	int ret = token_grant_check(a, admin_col_i64(res, 0, COL_BINDING), role,
 				    "revoke tokens", err);
 	if (ret == 0)
 		ret = revoke_row(a, res, op->id, err);
@@ -595,7 +567,7 @@ ADMIN_OP(admin_token_delete)
 	struct token_op op = {0};
 
 	*out_r = NULL;
-	if (arg_id(call, &op.id, err) < 0)
+	if (admin_arg_id(call, 0, "token", &op.id, err) < 0)
 		return -1;
 	return admin_txn(a, delete_txn, &op, err);
 }
@@ -606,21 +578,6 @@ static const struct admin_sort token_sorts[] = {
 	{"created_at", "k.created_at"},
 	{NULL, NULL},
 };
-
-/* The page of tokens from the rows of res. */
-static json_t *token_page(const struct admin_list *l, const PGresult *res)
-{
-	int n = PQntuples(res), keep = n > (int)l->limit ? (int)l->limit : n;
-	json_t *items = json_array();
-
-	for (int i = 0; i < keep; i++)
-		json_array_append_new(items, token_json(res, i));
-	if (keep == 0)
-		return admin_page(l, items, false, NULL, 0);
-	return admin_page(l, items, n > keep,
-			  PQgetvalue(res, keep - 1, COL_SORT),
-			  col_id(res, keep - 1, COL_ID));
-}
 
 /* token.list in the transaction (filters binding, name). */
 static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
@@ -642,21 +599,15 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 		      "SELECT " TOKEN_COLS ", %s::text" TOKEN_FROM
 		      " WHERE " MC_ADMIN_BINDING_VISIBLE,
 		      op->list.sort->expr);
-	if (binding != NULL) {
-		params[n++] = binding;
-		mc_buf_printf(&sql, " AND k.binding_id = $%d::bigint", n);
-	}
-	if (name != NULL) {
-		params[n++] = name;
-		mc_buf_printf(&sql, " AND k.name = $%d", n);
-	}
-	admin_list_sql(&op->list, "k.id", &sql, params, &n);
+	admin_where(&sql, params, &n, binding,
+		    " AND k.binding_id = $?::bigint");
+	admin_where(&sql, params, &n, name, " AND k.name = $?");
 	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+		admin_list_fetch(a, &op->list, &sql, "k.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	op->out = token_page(&op->list, res);
+	op->out = admin_page_rows(&op->list, res, COL_SORT, COL_ID, token_json,
+				  NULL);
 	PQclear(res);
 	return 0;
 }
@@ -776,12 +727,13 @@ int mc_admin_token_authenticate(struct mc_pg *pg, const char *token,
 	if ((res = token_lookup(pg, token, ip, err)) == NULL)
 		return -1;
 	if (token_usable(res, ip, err) < 0 ||
-	    mc_admin_binding_actor(pg, col_id(res, 0, 2), actor_r, err) < 0) {
+	    mc_admin_binding_actor(pg, admin_col_i64(res, 0, 2), actor_r, err) <
+		    0) {
 		PQclear(res);
 		return -1;
 	}
 	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
-	actor_r->token_id = col_id(res, 0, 0);
+	actor_r->token_id = admin_col_i64(res, 0, 0);
 	snprintf(actor_r->name, sizeof(actor_r->name), "token %s (%s)", id,
 		 PQgetvalue(res, 0, 1));
 	snprintf(actor_r->client_ip, sizeof(actor_r->client_ip), "%s", ip);

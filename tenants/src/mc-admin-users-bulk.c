@@ -27,21 +27,6 @@
 	"+ 1 FROM departments c JOIN dp ON c.parent_id = dp.id WHERE "         \
 	"c.tenant_id = $1 AND dp.depth < 64) "
 
-/* Path parameter i, "" when missing. */
-static const char *arg(const struct mc_admin_call *call, size_t i)
-{
-	return call != NULL && i < call->nargs && call->args[i] != NULL
-		       ? call->args[i]
-		       : "";
-}
-
-/* An integer as text into buf (NUM bytes). */
-static const char *num(char *buf, int64_t v)
-{
-	snprintf(buf, NUM, "%lld", (long long)v);
-	return buf;
-}
-
 /* Forgets the problem of an earlier operation of this context. */
 static void problem_reset(struct mc_admin *a)
 {
@@ -77,8 +62,8 @@ static int department_by_path(struct mc_admin *a, const struct admin_place *p,
 			      struct mc_error *err)
 {
 	char tid[NUM], did[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(did, p->domain_id),
-				path};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->domain_id, did), path};
 	PGresult *res = admin_query(a,
 				    DEPT_PATHS "SELECT id FROM dp WHERE "
 					       "path = $3 LIMIT 1",
@@ -248,7 +233,8 @@ static int import_parse(struct mc_admin *a, const struct mc_admin_call *call,
 
 ADMIN_OP(admin_user_import)
 {
-	struct domain_ctx dc = {.domain = arg(call, 0), .what = "import users"};
+	struct domain_ctx dc = {.domain = admin_arg(call, 0),
+				.what = "import users"};
 	struct mc_user_csv *csv = NULL;
 	const struct mc_user_csv_row *rows;
 	json_t *report;
@@ -396,7 +382,8 @@ static int batch_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 	json_decref(c->created);
 	c->created = json_array();
-	if (admin_users_domain(a, arg(c->call, 0), &p, "create users", err) < 0)
+	if (admin_users_domain(a, admin_arg(c->call, 0), &p, "create users",
+			       err) < 0)
 		return -1;
 	for (size_t i = 0; i < c->req->n; i++) {
 		if (batch_one(a, &p, c, c->req->names[i], err) < 0)
@@ -487,11 +474,12 @@ static int export_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 	json_decref(c->out);
 	c->out = NULL;
-	if (admin_users_domain(a, arg(c->call, 0), &p, "export users", err) < 0)
+	if (admin_users_domain(a, admin_arg(c->call, 0), &p, "export users",
+			       err) < 0)
 		return -1;
-	num(tid, p.tenant_id);
-	num(did, p.domain_id);
-	num(dept, a->actor.department_id);
+	admin_id_text(p.tenant_id, tid);
+	admin_id_text(p.domain_id, did);
+	admin_id_text(a->actor.department_id, dept);
 	res = admin_query(a,
 			  sub ? EXPORT_SQL EXPORT_SUBTREE EXPORT_ORDER
 			      : EXPORT_SQL EXPORT_ORDER,
@@ -512,10 +500,5 @@ ADMIN_OP(admin_user_export)
 
 	*out_r = NULL;
 	problem_reset(a);
-	if (admin_txn(a, export_txn, &c, err) < 0) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out_r = c.out;
-	return 0;
+	return admin_run(a, export_txn, &c, &c.out, out_r, err);
 }

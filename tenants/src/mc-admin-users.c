@@ -81,42 +81,12 @@ static const char *const user_statuses[] = {"active",  "frozen",  "pending",
 
 /* Helpers ----------------------------------------------------------------- */
 
-/* Path parameter i, "" when missing. */
-static const char *arg(const struct mc_admin_call *call, size_t i)
-{
-	return call != NULL && i < call->nargs && call->args[i] != NULL
-		       ? call->args[i]
-		       : "";
-}
-
-/* An integer as text into buf (NUM bytes). */
-static const char *num(char *buf, int64_t v)
-{
-	snprintf(buf, NUM, "%lld", (long long)v);
-	return buf;
-}
-
-/* A bigint column. */
-static int64_t col_i64(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-/* A text column as JSON, null for SQL NULL. */
-static json_t *col_text(const PGresult *res, int row, int col)
-{
-	json_t *s = PQgetisnull(res, row, col)
-			    ? NULL
-			    : json_string(PQgetvalue(res, row, col));
-	return s != NULL ? s : json_null();
-}
-
 /* A bigint column as JSON, null for SQL NULL. */
 static json_t *col_int(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col))
 		return json_null();
-	return json_integer(col_i64(res, row, col));
+	return json_integer(admin_col_i64(res, row, col));
 }
 
 /* Sets member key of o (null when v could not be made). */
@@ -159,35 +129,36 @@ static int fail_with(struct mc_error *err, const struct mc_error *e)
 /* Output of a user ------------------------------------------------------- */
 
 /* The user of row as the API shows it. */
-static json_t *user_json(const PGresult *res, int row)
+static json_t *user_json(const PGresult *res, int row, const void *unused)
 {
+	(void)unused;
 	char address[MC_ADDRESS_MAX + 2];
 	json_t *o = json_object();
 
 	snprintf(address, sizeof(address), "%s@%s",
 		 PQgetvalue(res, row, C_LOCAL), PQgetvalue(res, row, C_DOMAIN));
 	put(o, "address", json_string(address));
-	put(o, "local_part", col_text(res, row, C_LOCAL));
-	put(o, "domain", col_text(res, row, C_DOMAIN));
-	put(o, "display_name", col_text(res, row, C_DISPLAY));
+	put(o, "local_part", admin_col_json(res, row, C_LOCAL));
+	put(o, "domain", admin_col_json(res, row, C_DOMAIN));
+	put(o, "display_name", admin_col_json(res, row, C_DISPLAY));
 	put(o, "department", col_int(res, row, C_DEPT));
 	put(o, "quota_bytes", col_int(res, row, C_QUOTA));
 	put(o, "used_bytes", col_int(res, row, C_USED));
-	put(o, "status", col_text(res, row, C_STATUS));
+	put(o, "status", admin_col_json(res, row, C_STATUS));
 	put(o, "protocols",
 	    admin_json_array(PQgetvalue(res, row, C_PROTOCOLS)));
 	put(o, "forward",
 	    json_pack("{sosb}", "targets",
 		      admin_json_array(PQgetvalue(res, row, C_FORWARD)),
 		      "keep_copy", *PQgetvalue(res, row, C_KEEP) == 't'));
-	put(o, "imap_backend", col_text(res, row, C_IMAP));
+	put(o, "imap_backend", admin_col_json(res, row, C_IMAP));
 	put(o, "send_as", admin_json_array(PQgetvalue(res, row, C_SEND_AS)));
-	put(o, "password_changed_at", col_text(res, row, C_PW_CHANGED));
-	put(o, "password_expires_at", col_text(res, row, C_PW_EXPIRES));
-	put(o, "deleted_at", col_text(res, row, C_DELETED));
-	put(o, "purge_at", col_text(res, row, C_PURGE));
+	put(o, "password_changed_at", admin_col_json(res, row, C_PW_CHANGED));
+	put(o, "password_expires_at", admin_col_json(res, row, C_PW_EXPIRES));
+	put(o, "deleted_at", admin_col_json(res, row, C_DELETED));
+	put(o, "purge_at", admin_col_json(res, row, C_PURGE));
 	put(o, "version", col_int(res, row, C_VERSION));
-	put(o, "created_at", col_text(res, row, C_CREATED));
+	put(o, "created_at", admin_col_json(res, row, C_CREATED));
 	return o;
 }
 
@@ -196,7 +167,8 @@ static int fetch_user(struct mc_admin *a, const struct admin_place *p,
 		      json_t **out_r, struct mc_error *err)
 {
 	char tid[NUM], uid[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid)};
 	PGresult *res = admin_query(
 		a, USER_COLS USER_FROM " WHERE u.tenant_id = $1 AND u.id = $2",
 		2, params, err);
@@ -209,7 +181,7 @@ static int fetch_user(struct mc_admin *a, const struct admin_place *p,
 		return -1;
 	}
 	json_decref(*out_r);
-	*out_r = user_json(res, 0);
+	*out_r = user_json(res, 0, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -235,8 +207,8 @@ static int find_target(struct mc_admin *a, const struct mc_admin_call *call,
 {
 	enum mc_role r = a->actor.role;
 
-	if (admin_find_domain(a, arg(call, 0), p, err) < 0 ||
-	    admin_find_user(a, arg(call, 1), p, err) < 0)
+	if (admin_find_domain(a, admin_arg(call, 0), p, err) < 0 ||
+	    admin_find_user(a, admin_arg(call, 1), p, err) < 0)
 		return -1;
 	if (r == MC_ROLE_ASSISTANT || (r == MC_ROLE_USER && !self_ok))
 		return admin_require(a, MC_ROLE_DEPARTMENT, what, err);
@@ -256,7 +228,8 @@ static int lock_user(struct mc_admin *a, const struct admin_place *p,
 		     struct mc_error *err)
 {
 	char tid[NUM], uid[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid)};
 	PGresult *res = admin_query(
 		a,
 		"SELECT version, status, coalesce(deleted_at < now() - "
@@ -271,7 +244,7 @@ static int lock_user(struct mc_admin *a, const struct admin_place *p,
 		mc_error_set(err, MC_ERR_NOTFOUND, "no user %s", p->local);
 		return -1;
 	}
-	st->version = col_i64(res, 0, 0);
+	st->version = admin_col_i64(res, 0, 0);
 	snprintf(st->status, sizeof(st->status), "%s", PQgetvalue(res, 0, 1));
 	st->purgeable = *PQgetvalue(res, 0, 2) == 't';
 	PQclear(res);
@@ -315,7 +288,7 @@ static int check_department(struct mc_admin *a, const struct admin_place *p,
 	struct mc_error e = {0};
 	char idbuf[NUM];
 
-	if (admin_find_department(a, num(idbuf, id), &dp, &e) == 0)
+	if (admin_find_department(a, admin_id_text(id, idbuf), &dp, &e) == 0)
 		return 0;
 	if (e.cls != MC_ERR_NOTFOUND)
 		return fail_with(err, &e);
@@ -353,7 +326,8 @@ static int domain_rules(struct mc_admin *a, const struct admin_place *p,
 			bool lock, struct domain_rules *r, struct mc_error *err)
 {
 	char tid[NUM], did[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(did, p->domain_id)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->domain_id, did)};
 	PGresult *res = admin_query(
 		a,
 		lock ? "SELECT quota_bytes, default_user_quota, pw_min_length, "
@@ -372,9 +346,9 @@ static int domain_rules(struct mc_admin *a, const struct admin_place *p,
 		return -1;
 	}
 	mc_password_policy_init(&r->pw);
-	r->quota = col_i64(res, 0, 0);
-	r->default_quota = col_i64(res, 0, 1);
-	r->pw.min_length = (unsigned)col_i64(res, 0, 2);
+	r->quota = admin_col_i64(res, 0, 0);
+	r->default_quota = admin_col_i64(res, 0, 1);
+	r->pw.min_length = (unsigned)admin_col_i64(res, 0, 2);
 	r->pw.classes = class_bits(PQgetvalue(res, 0, 3));
 	PQclear(res);
 	return 0;
@@ -436,8 +410,8 @@ int admin_user_exists(struct mc_admin *a, const struct admin_place *p,
 		      const char *local_part, struct mc_error *err)
 {
 	char tid[NUM], did[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(did, p->domain_id),
-				local_part};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->domain_id, did), local_part};
 	PGresult *res = admin_query(a,
 				    "SELECT 1 FROM users WHERE tenant_id = $1 "
 				    "AND domain_id = $2 AND local_part = $3",
@@ -456,8 +430,8 @@ static int check_free(struct mc_admin *a, const struct admin_place *p,
 		      const char *local, struct mc_error *err)
 {
 	char tid[NUM], did[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(did, p->domain_id),
-				local};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->domain_id, did), local};
 	PGresult *res = admin_query(
 		a,
 		"SELECT 'user' FROM users WHERE tenant_id = $1 AND domain_id "
@@ -481,13 +455,13 @@ static int insert_row(struct mc_admin *a, const struct admin_place *p,
 		      int64_t quota, struct mc_error *err)
 {
 	char tid[NUM], did[NUM], dp[NUM] = "", q[NUM];
-	const char *params[] = {num(tid, p->tenant_id),
-				num(did, p->domain_id),
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->domain_id, did),
 				u->local_part,
 				hash,
 				u->display_name != NULL ? u->display_name : "",
-				dept != 0 ? num(dp, dept) : "",
-				num(q, quota),
+				dept != 0 ? admin_id_text(dept, dp) : "",
+				admin_id_text(quota, q),
 				u->status != NULL ? u->status : "active",
 				u->protocols};
 	PGresult *res = admin_query(
@@ -501,7 +475,7 @@ static int insert_row(struct mc_admin *a, const struct admin_place *p,
 
 	if (res == NULL)
 		return -1;
-	u->user_id = PQntuples(res) > 0 ? col_i64(res, 0, 0) : 0;
+	u->user_id = PQntuples(res) > 0 ? admin_col_i64(res, 0, 0) : 0;
 	PQclear(res);
 	return 0;
 }
@@ -932,38 +906,17 @@ static void list_where(const struct mc_admin *a, const struct admin_list *l,
 	const char *q = admin_filter(l, "q");
 
 	if (a->actor.role == MC_ROLE_DEPARTMENT) {
-		params[(*n)++] = num(dept, a->actor.department_id);
+		params[(*n)++] = admin_id_text(a->actor.department_id, dept);
 		append_subtree(sql, *n);
 	}
-	if (status != NULL) {
-		params[(*n)++] = status;
-		mc_buf_printf(sql, " AND u.status = $%d", *n);
-	}
+	admin_where(sql, params, n, status, " AND u.status = $?");
 	if (d != NULL) {
 		params[(*n)++] = d;
 		append_subtree(sql, *n);
 	}
-	if (q != NULL) {
-		params[(*n)++] = q;
-		mc_buf_printf(sql,
-			      " AND (strpos(u.local_part, lower($%d)) > 0 OR "
-			      "strpos(lower(u.display_name), lower($%d)) > 0)",
-			      *n, *n);
-	}
-}
-
-/* A page of users from the rows of the list query (limit + 1). */
-static json_t *user_page(const struct admin_list *l, const PGresult *res)
-{
-	int rows = PQntuples(res);
-	int keep = rows > (int)l->limit ? (int)l->limit : rows;
-	json_t *items = json_array();
-
-	for (int i = 0; i < keep; i++)
-		json_array_append_new(items, user_json(res, i));
-	return admin_page(l, items, rows > keep,
-			  keep > 0 ? PQgetvalue(res, keep - 1, C_SORT) : NULL,
-			  keep > 0 ? col_i64(res, keep - 1, C_ID) : 0);
+	admin_where(sql, params, n, q,
+		    " AND (strpos(u.local_part, lower($?)) > 0 OR "
+		    "strpos(lower(u.display_name), lower($?)) > 0)");
 }
 
 struct list_ctx {
@@ -984,23 +937,22 @@ static int list_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 	json_decref(c->out);
 	c->out = NULL;
-	if (admin_users_domain(a, arg(c->call, 0), &p, "list users", err) < 0)
+	if (admin_users_domain(a, admin_arg(c->call, 0), &p, "list users",
+			       err) < 0)
 		return -1;
-	params[0] = num(tid, p.tenant_id);
-	params[1] = num(did, p.domain_id);
+	params[0] = admin_id_text(p.tenant_id, tid);
+	params[1] = admin_id_text(p.domain_id, did);
 	mc_buf_init(&sql, NULL, 0);
 	mc_buf_append_str(&sql, USER_COLS);
 	mc_buf_printf(&sql, ", %s::text", c->l.sort->expr);
 	mc_buf_append_str(&sql, USER_FROM " WHERE u.tenant_id = $1 AND "
 					  "u.domain_id = $2");
 	list_where(a, &c->l, &sql, params, &n, dept);
-	admin_list_sql(&c->l, "u.id", &sql, params, &n);
 	PGresult *res =
-		mc_pg_query_once(a->pg, mc_buf_cstr(&sql), n, params, err);
-	mc_buf_free(&sql);
+		admin_list_fetch(a, &c->l, &sql, "u.id", params, n, err);
 	if (res == NULL)
 		return -1;
-	c->out = user_page(&c->l, res);
+	c->out = admin_page_rows(&c->l, res, C_SORT, C_ID, user_json, NULL);
 	PQclear(res);
 	return 0;
 }
@@ -1014,12 +966,7 @@ ADMIN_OP(admin_user_list)
 	if (admin_list_parse(a, call, user_sorts, &c.l, err) < 0 ||
 	    list_filters_check(a, &c.l, err) < 0)
 		return -1;
-	if (admin_txn(a, list_txn, &c, err) < 0) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out_r = c.out;
-	return 0;
+	return admin_run(a, list_txn, &c, &c.out, out_r, err);
 }
 
 /* user.create ------------------------------------------------------------- */
@@ -1038,8 +985,8 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 	json_decref(c->out);
 	c->out = NULL;
-	if (admin_users_domain(a, arg(c->call, 0), &p, "create users", err) <
-		    0 ||
+	if (admin_users_domain(a, admin_arg(c->call, 0), &p, "create users",
+			       err) < 0 ||
 	    admin_user_insert(a, &p, &c->u, err) < 0)
 		return -1;
 	p.level = ADMIN_AT_USER;
@@ -1152,9 +1099,9 @@ static int parse_update(struct mc_admin *a, const struct mc_admin_call *call,
 		"send_as",	"local_part", NULL};
 	char self[MC_ADDRESS_MAX + 2], cur[MC_LOCAL_PART_MAX + 1];
 
-	snprintf(cur, sizeof(cur), "%s", arg(call, 1));
+	snprintf(cur, sizeof(cur), "%s", admin_arg(call, 1));
 	mc_str_lower(cur);
-	snprintf(self, sizeof(self), "%s@%s", cur, arg(call, 0));
+	snprintf(self, sizeof(self), "%s@%s", cur, admin_arg(call, 0));
 	mc_str_lower(self);
 	if (admin_body_check(a, call->body, fields, true, err) < 0)
 		return -1;
@@ -1216,12 +1163,12 @@ static int update_row(struct mc_admin *a, const struct admin_place *p,
 {
 	char tid[NUM], uid[NUM], dept[NUM] = "", q[NUM];
 	const char *params[] = {
-		num(tid, p->tenant_id),
-		num(uid, p->user_id),
+		admin_id_text(p->tenant_id, tid),
+		admin_id_text(p->user_id, uid),
 		in->display_name,
 		in->has_department ? "true" : "false",
-		in->department != 0 ? num(dept, in->department) : "",
-		in->has_quota ? num(q, in->quota) : NULL,
+		in->department != 0 ? admin_id_text(in->department, dept) : "",
+		in->has_quota ? admin_id_text(in->quota, q) : NULL,
 		in->protocols,
 		in->forward,
 		in->keep_copy < 0 ? NULL
@@ -1256,9 +1203,10 @@ static int grant_send_as(struct mc_admin *a, const struct admin_place *p,
 	char tid[NUM], uid[NUM], did[NUM];
 	const char *at = strchr(address, '@');
 	bool below = a->actor.role < MC_ROLE_TENANT;
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id),
-				address, at != NULL ? at + 1 : "",
-				num(did, below ? p->domain_id : 0)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid), address,
+				at != NULL ? at + 1 : "",
+				admin_id_text(below ? p->domain_id : 0, did)};
 	long n = admin_exec(
 		a,
 		"INSERT INTO send_as (tenant_id, user_id, address) SELECT "
@@ -1281,7 +1229,8 @@ static int set_send_as(struct mc_admin *a, const struct admin_place *p,
 		       const json_t *list, struct mc_error *err)
 {
 	char tid[NUM], uid[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid)};
 	const json_t *item;
 	size_t i;
 
@@ -1411,8 +1360,8 @@ static int set_status(struct mc_admin *a, const struct admin_place *p,
 		      const char *action, const char *to, struct mc_error *err)
 {
 	char tid[NUM], uid[NUM], address[MC_ADDRESS_MAX + 1];
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id),
-				to};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid), to};
 	json_t *ch = json_pack("{ss}", "status", to);
 	int r = admin_exec(a,
 			   "UPDATE users SET status = $3, deleted_at = CASE "
@@ -1465,12 +1414,7 @@ static int status_op(struct mc_admin *a, const struct mc_admin_call *call,
 
 	*out_r = NULL;
 	problem_reset(a);
-	if (admin_txn(a, status_txn, &c, err) < 0) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out_r = c.out;
-	return 0;
+	return admin_run(a, status_txn, &c, &c.out, out_r, err);
 }
 
 ADMIN_OP(admin_user_delete)
@@ -1502,7 +1446,8 @@ static int verify_current(struct mc_admin *a, const struct admin_place *p,
 			  const char *current, struct mc_error *err)
 {
 	char tid[NUM], uid[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid)};
 	PGresult *res;
 	int ok;
 
@@ -1531,8 +1476,8 @@ static int store_password(struct mc_admin *a, const struct admin_place *p,
 			  const char *hash, struct mc_error *err)
 {
 	char tid[NUM], uid[NUM], address[MC_ADDRESS_MAX + 1];
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id),
-				hash};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid), hash};
 	json_t *ch = json_pack("{ss}", "password", "***");
 	int r = admin_exec(a,
 			   "UPDATE users SET password_hash = $3, "
@@ -1614,7 +1559,8 @@ static json_t *mailbox_usage(struct mc_admin *a, const struct admin_place *p,
 			     int64_t *messages_r, struct mc_error *err)
 {
 	char tid[NUM], uid[NUM];
-	const char *params[] = {num(tid, p->tenant_id), num(uid, p->user_id)};
+	const char *params[] = {admin_id_text(p->tenant_id, tid),
+				admin_id_text(p->user_id, uid)};
 	PGresult *res = admin_query(a,
 				    "SELECT name, messages, size_bytes FROM "
 				    "mailboxes WHERE tenant_id = $1 AND "
@@ -1627,12 +1573,13 @@ static json_t *mailbox_usage(struct mc_admin *a, const struct admin_place *p,
 	list = json_array();
 	*messages_r = 0;
 	for (int i = 0; i < PQntuples(res); i++) {
-		*messages_r += col_i64(res, i, 1);
+		*messages_r += admin_col_i64(res, i, 1);
 		json_array_append_new(
 			list,
-			json_pack("{sosIsI}", "name", col_text(res, i, 0),
-				  "messages", (json_int_t)col_i64(res, i, 1),
-				  "bytes", (json_int_t)col_i64(res, i, 2)));
+			json_pack("{sosIsI}", "name", admin_col_json(res, i, 0),
+				  "messages",
+				  (json_int_t)admin_col_i64(res, i, 1), "bytes",
+				  (json_int_t)admin_col_i64(res, i, 2)));
 	}
 	PQclear(res);
 	return list;
@@ -1707,7 +1654,8 @@ ADMIN_OP(admin_user_policy)
 	r = mc_policy_resolve(a->pg, a->redis, &set, c.tenant_id, c.user_id,
 			      &pol, err);
 	if (r == 0)
-		mc_error_set(err, MC_ERR_NOTFOUND, "no user %s", arg(call, 1));
+		mc_error_set(err, MC_ERR_NOTFOUND, "no user %s",
+			     admin_arg(call, 1));
 	if (r <= 0)
 		return -1;
 	*out_r = mc_policy_to_json(&pol);

@@ -191,8 +191,7 @@ long admin_exec(struct mc_admin *a, const char *sql, int n,
 	return mc_pg_exec(a->pg, sql, n, params, err);
 }
 
-/* Parses a PostgreSQL bigint array "{1,2}" into ids (at most max). */
-static size_t parse_ids(const char *text, int64_t *ids, size_t max)
+size_t admin_parse_ids(const char *text, int64_t *ids, size_t max)
 {
 	size_t n = 0;
 	const char *s = text != NULL && *text == '{' ? text + 1 : "";
@@ -237,8 +236,8 @@ int admin_find_reseller(struct mc_admin *a, const char *name,
 		return -1;
 	p->level = ADMIN_AT_RESELLER;
 	p->reseller_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	p->nresellers =
-		parse_ids(PQgetvalue(res, 0, 1), p->resellers, ADMIN_PATH_MAX);
+	p->nresellers = admin_parse_ids(PQgetvalue(res, 0, 1), p->resellers,
+					ADMIN_PATH_MAX);
 	snprintf(p->reseller, sizeof(p->reseller), "%s", name);
 	PQclear(res);
 	return scope_check(a, p, "reseller", name, err);
@@ -260,8 +259,8 @@ int admin_find_tenant(struct mc_admin *a, const char *name,
 		return -1;
 	p->level = ADMIN_AT_TENANT;
 	p->tenant_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	p->nresellers =
-		parse_ids(PQgetvalue(res, 0, 1), p->resellers, ADMIN_PATH_MAX);
+	p->nresellers = admin_parse_ids(PQgetvalue(res, 0, 1), p->resellers,
+					ADMIN_PATH_MAX);
 	snprintf(p->reseller, sizeof(p->reseller), "%s", PQgetvalue(res, 0, 2));
 	snprintf(p->tenant, sizeof(p->tenant), "%s", name);
 	PQclear(res);
@@ -287,8 +286,8 @@ int admin_find_domain(struct mc_admin *a, const char *name,
 	p->level = ADMIN_AT_DOMAIN;
 	p->tenant_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	p->domain_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	p->nresellers =
-		parse_ids(PQgetvalue(res, 0, 2), p->resellers, ADMIN_PATH_MAX);
+	p->nresellers = admin_parse_ids(PQgetvalue(res, 0, 2), p->resellers,
+					ADMIN_PATH_MAX);
 	snprintf(p->tenant, sizeof(p->tenant), "%s", PQgetvalue(res, 0, 3));
 	snprintf(p->domain, sizeof(p->domain), "%s", lower);
 	PQclear(res);
@@ -522,4 +521,149 @@ int admin_audit(struct mc_admin *a, const struct admin_place *p,
 		11, params, err);
 	free(json);
 	return n < 0 ? -1 : 0;
+}
+
+int admin_audit_new(struct mc_admin *a, const struct admin_place *p,
+		    const char *action, const char *target, json_t *changes,
+		    struct mc_error *err)
+{
+	int r = admin_audit(a, p, action, target, changes, err);
+
+	json_decref(changes);
+	return r;
+}
+
+char *admin_id_text(int64_t id, char *buf)
+{
+	snprintf(buf, 24, "%lld", (long long)id);
+	return buf;
+}
+
+int64_t admin_col_i64(const PGresult *res, int row, int col)
+{
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+json_t *admin_col_json(const PGresult *res, int row, int col)
+{
+	json_t *s = PQgetisnull(res, row, col)
+			    ? NULL
+			    : json_string(PQgetvalue(res, row, col));
+
+	return s != NULL ? s : json_null();
+}
+
+const char *admin_arg(const struct mc_admin_call *call, size_t i)
+{
+	return call != NULL && i < call->nargs && call->args[i] != NULL
+		       ? call->args[i]
+		       : "";
+}
+
+int admin_arg_id(const struct mc_admin_call *call, size_t i, const char *what,
+		 int64_t *id_r, struct mc_error *err)
+{
+	if (parse_id(admin_arg(call, i), id_r))
+		return 0;
+	mc_error_set(err, MC_ERR_NOTFOUND, "no %s %s", what,
+		     admin_arg(call, i));
+	return -1;
+}
+
+int admin_need_args(const struct mc_admin_call *call, size_t n,
+		    struct mc_error *err)
+{
+	for (size_t i = 0; call != NULL && i < n && i < call->nargs; i++) {
+		if (call->args[i] == NULL)
+			break;
+		if (i + 1 == n)
+			return 0;
+	}
+	mc_error_set(err, MC_ERR_INVALID, "missing path parameter");
+	return -1;
+}
+
+void admin_op_begin(struct mc_admin *a, json_t **out_r)
+{
+	*out_r = NULL;
+	json_decref(a->problem);
+	a->problem = NULL;
+}
+
+int admin_exists_error(struct mc_error *err, const char *what, const char *name)
+{
+	if (err != NULL && err->cls == MC_ERR_EXISTS)
+		mc_error_reset(err, MC_ERR_EXISTS, "%s %s already exists", what,
+			       name);
+	return -1;
+}
+
+struct run {
+	admin_txn_fn *fn;
+	void *ctx;
+	json_t **out;
+};
+
+/* One attempt of admin_run: no output left from an earlier one. */
+static int run_body(struct mc_admin *a, void *ctx, struct mc_error *err)
+{
+	struct run *r = ctx;
+
+	json_decref(*r->out);
+	*r->out = NULL;
+	return r->fn(a, r->ctx, err);
+}
+
+int admin_run(struct mc_admin *a, admin_txn_fn *fn, void *ctx, json_t **ctx_out,
+	      json_t **out_r, struct mc_error *err)
+{
+	struct run r = {fn, ctx, ctx_out};
+	int ret = admin_txn(a, run_body, &r, err);
+
+	if (ret < 0) {
+		json_decref(*ctx_out);
+		*ctx_out = NULL;
+	}
+	if (out_r != NULL)
+		*out_r = *ctx_out;
+	return ret < 0 ? -1 : 0;
+}
+
+int admin_out(json_t **out_r, json_t *o)
+{
+	*out_r = o;
+	return o != NULL ? 0 : -1;
+}
+
+int admin_lock_row(struct mc_admin *a, const struct mc_admin_call *call,
+		   const char *sql, int n, const char *const *params, int col,
+		   struct mc_error *err, const char *fmt, ...)
+{
+	PGresult *res = admin_query(a, sql, n, params, err);
+	char msg[sizeof(err->msg)];
+	va_list ap;
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		mc_error_set(err, MC_ERR_NOTFOUND, "%s", msg);
+		return -1;
+	}
+	int64_t version = admin_col_i64(res, 0, col);
+	PQclear(res);
+	return admin_check_version(call, version, err);
+}
+
+int admin_lock_version(struct mc_admin *a, const char *sql, int64_t id,
+		       const struct mc_admin_call *call, const char *what,
+		       struct mc_error *err)
+{
+	char idbuf[24];
+	const char *params[] = {admin_id_text(id, idbuf)};
+
+	return admin_lock_row(a, call, sql, 1, params, 0, err, "no %s", what);
 }

@@ -227,10 +227,10 @@ static void stop(struct runner *r)
 	mc_server_destroy(&r->server);
 }
 
-/* A connected client with 2 s timeouts. */
+/* A connected client with 10 s timeouts (generous: loaded CI machines). */
 static int client(int port)
 {
-	struct timeval tv = {2, 0};
+	struct timeval tv = {10, 0};
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
