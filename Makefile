@@ -13,7 +13,8 @@ SAN     ?= 0
 B       := $(if $(filter 1,$(SAN)),build-san,build)
 export MAILCORE_STATE ?= $(CURDIR)/var
 
-PKGS    := libevent libevent_openssl libevent_pthreads openssl libpq hiredis inih jansson libcrypt libargon2 zlib
+PKGS    := libevent libevent_openssl libevent_pthreads openssl libpq hiredis inih jansson libcrypt libargon2 zlib \
+           libunbound opendkim libcurl
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread \
