@@ -20,7 +20,8 @@ struct cli_audit {
 static bool tenant_action(const char *action)
 {
 	return strncmp(action, "tenant.", 7) == 0 ||
-	       strncmp(action, "network.", 8) == 0;
+	       strncmp(action, "network.", 8) == 0 ||
+	       strncmp(action, "queue.", 6) == 0;
 }
 
 /* Places p at domain name, or at the domain it is an alias of. */
@@ -78,6 +79,8 @@ static int audit_body(struct mc_pg *pg, void *ctx, struct mc_error *err)
 	(void)pg;
 	if (strchr(c->target, '@') != NULL)
 		r = place_address(c->a, c->target, &p, err);
+	else if (tenant_action(c->action) && c->target[0] == '\0')
+		r = (memset(&p, 0, sizeof(p)), 0); /* the provider's own */
 	else if (tenant_action(c->action))
 		r = admin_find_tenant(c->a, c->target, &p, err);
 	else

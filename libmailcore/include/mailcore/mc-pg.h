@@ -7,6 +7,8 @@
 #define MC_PG_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdbool.h>
 
 #include "mc-error.h"
@@ -68,5 +70,10 @@ enum mc_error_class mc_pg_sqlstate_class(const char *sqlstate);
 /* Sets err from a failed result (or the connection when res is NULL). */
 void mc_pg_error_from_result(struct mc_pg *pg, const PGresult *res,
 			     struct mc_error *err);
+
+struct mc_pool;
+/* "{1,2,3}": n 64-bit ids as an array literal for a bigint[] parameter,
+ * from pool; NULL when ids is NULL (SQL NULL). */
+const char *mc_pg_id_array(struct mc_pool *pool, const int64_t *ids, size_t n);
 
 #endif

@@ -11,6 +11,7 @@
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
+#include "mailcore/mc-str.h"
 
 #define STMT_BUCKETS 128
 #define TXN_ATTEMPTS 3
@@ -519,4 +520,18 @@ void mc_pg_error_from_result(struct mc_pg *pg, const PGresult *res,
 	}
 	mc_error_set(err, cls, "database: %s",
 		     msg[0] != '\0' ? msg : "unknown error");
+}
+
+const char *mc_pg_id_array(struct mc_pool *pool, const int64_t *ids, size_t n)
+{
+	if (ids == NULL)
+		return NULL;
+	struct mc_buf b;
+	mc_buf_init(&b, pool, 0);
+	mc_buf_append_c(&b, '{');
+	for (size_t i = 0; i < n; i++)
+		mc_buf_printf(&b, "%s%lld", i > 0 ? "," : "",
+			      (long long)ids[i]);
+	mc_buf_append_c(&b, '}');
+	return mc_buf_cstr(&b);
 }

@@ -59,19 +59,6 @@ static struct txn_tenant *tenant_of(struct txn *t, int64_t id)
 	return n;
 }
 
-/* Appends "{a,b,c}" of n 64-bit values as an array literal. */
-static const char *id_array(struct mc_pool *pool, const int64_t *ids, size_t n)
-{
-	struct mc_buf b;
-	mc_buf_init(&b, pool, 0);
-	mc_buf_append_c(&b, '{');
-	for (size_t i = 0; i < n; i++)
-		mc_buf_printf(&b, "%s%lld", i > 0 ? "," : "",
-			      (long long)ids[i]);
-	mc_buf_append_c(&b, '}');
-	return mc_buf_cstr(&b);
-}
-
 /* Locks the recipients' user rows (in id order, so concurrent deliveries
  * never deadlock) and reads their quota state: user id, quota, usage,
  * domain quota, domain usage (the sum of its shards), active. */
@@ -132,8 +119,8 @@ static int lock_and_check(struct mc_pg *pg, struct txn *t, struct mc_error *err)
 		tenants[i] = t->d->local[i].tenant_id;
 		users[i] = t->d->local[i].user_id;
 	}
-	const char *params[] = {id_array(t->pool, tenants, n),
-				id_array(t->pool, users, n)};
+	const char *params[] = {mc_pg_id_array(t->pool, tenants, n),
+				mc_pg_id_array(t->pool, users, n)};
 	PGresult *res = mc_pg_query(pg, sql_lock, 2, params, err);
 	if (res == NULL)
 		return -1;
@@ -322,13 +309,14 @@ static int queue_entry(struct mc_pg *pg, struct txn *t, struct txn_tenant *tt,
 				d->ret,
 				d->auth_user,
 				d->client_ip,
-				num(size, (int64_t)d->info->size)};
+				num(size, (int64_t)d->info->size),
+				d->hold ? "held" : "queued"};
 	PGresult *res = mc_pg_query(
 		pg,
 		"INSERT INTO queue (tenant_id, queue_id, message_id, sender, "
-		"envid, ret, auth_user, client_ip, size_bytes) VALUES ($1, $2, "
-		"$3, $4, $5, $6, $7, $8::inet, $9) RETURNING id",
-		9, params, err);
+		"envid, ret, auth_user, client_ip, size_bytes, state) VALUES "
+		"($1, $2, $3, $4, $5, $6, $7, $8::inet, $9, $10) RETURNING id",
+		10, params, err);
 	if (res == NULL)
 		return -1;
 	snprintf(tt->queue_entry, NUM, "%s", PQgetvalue(res, 0, 0));
