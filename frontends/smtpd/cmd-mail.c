@@ -8,7 +8,11 @@
  * A reached daily limit is 451 4.7.1, not 550 5.7.1: the condition ends
  * by itself at the next UTC midnight, so the message is not undeliverable
  * and must not bounce; a client relaying through us (a queueing MTA or an
- * MUA's outbox) keeps it and retries, and the check is one Redis read. */
+ * MUA's outbox) keeps it and retries, and the check is one Redis read.
+ * The installation's sending limits ([limits], limits.c) are checked
+ * next: per minute 451 4.7.1, their daily caps 550 5.7.1 as the issue
+ * asks of them; and a tenant over its deferred threshold may have its
+ * new mail held. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,7 @@ enum mail_verdict {
 	MAIL_TEMPFAIL,	/* 451 4.3.0 */
 	MAIL_DAILY,	/* daily sending limit reached: 451 4.7.1 */
 	MAIL_TOO_BIG,	/* SIZE= over the account's message size: 552 */
+	MAIL_LIMIT,	/* a sending limit ([limits]): 451 or 550 */
 };
 
 struct mail_job {
@@ -33,6 +38,10 @@ struct mail_job {
 	struct mc_policy policy;
 	bool counters_down; /* Redis failed: sent anyway (fail open) */
 	struct mc_error err;
+	struct smtpd *d;
+	struct limits_state ls;
+	unsigned lim_code;
+	const char *lim_enh, *lim_text;
 };
 
 /* A new transaction for MAIL. */
@@ -93,6 +102,23 @@ static enum mail_verdict check_limits(struct mc_redis *redis,
 	return mc_policy_send_exhausted(p, sent, bytes) ? MAIL_DAILY : MAIL_OK;
 }
 
+/* Worker: the sending limits of the user, its domain and its IP:
+ * messages and daily volume now, then the tenant's deferred queue. */
+static void sending_limits(struct mc_worker *worker, struct mail_job *j)
+{
+	struct limits_state *ls = &j->ls;
+	uint64_t size = j->t->size_hint > 0 ? j->t->size_hint : 1;
+	struct mc_ratelimit_amount amount = {1, 0, size};
+	ls->domain_id = j->policy.domain_id;
+	limits_for_user(worker, j->d, ls);
+	j->lim_code = limits_check(worker, j->d, ls, &amount, &j->lim_enh,
+				   &j->lim_text);
+	if (j->lim_code != 0)
+		j->verdict = MAIL_LIMIT;
+	else
+		limits_deferred(worker, j->d, ls);
+}
+
 /* Worker: may the user send as this address, and send at all today? */
 static void mail_work(struct mc_worker *worker, void *ctx)
 {
@@ -113,6 +139,8 @@ static void mail_work(struct mc_worker *worker, void *ctx)
 	if (found == 0)
 		mc_error_set(&j->err, MC_ERR_TEMPORARY, "the user is gone");
 	j->verdict = found <= 0 ? MAIL_TEMPFAIL : check_limits(redis, j);
+	if (j->verdict == MAIL_OK)
+		sending_limits(worker, j);
 }
 
 /* Loop: the refusal of MAIL, which ends the transaction. */
@@ -130,6 +158,11 @@ static void mail_refuse(struct session *s, struct mail_job *j)
 		mc_smtp_server_reply(s->smtp, 451, "4.7.1",
 				     "daily sending limit reached, try "
 				     "tomorrow");
+	} else if (j->verdict == MAIL_LIMIT) {
+		mc_logc(&s->log, MC_LOG_NOTICE, "sending limit of %s: %s",
+			s->user.address, j->lim_text);
+		mc_smtp_server_reply(s->smtp, j->lim_code, j->lim_enh,
+				     j->lim_text);
 	} else if (j->verdict == MAIL_TOO_BIG) {
 		mc_smtp_server_reply(s->smtp, 552, "5.3.4",
 				     "Message size exceeds this account's "
@@ -155,6 +188,7 @@ static void mail_done(struct session *s, void *ctx)
 		if (j->verdict == MAIL_OK) {
 			s->trans->policed = true;
 			s->trans->policy = j->policy;
+			s->trans->limits = j->ls;
 			mc_smtp_server_accept(s->smtp);
 		} else {
 			mail_refuse(s, j);
@@ -179,6 +213,11 @@ void cmd_mail(void *ctx, struct mc_smtp_server *smtp,
 	j->tenant_id = s->user.tenant_id;
 	j->user_id = s->user.user_id;
 	j->set = &s->d->policy;
+	j->d = s->d;
+	j->ls.tenant_id = s->user.tenant_id;
+	j->ls.user_id = s->user.user_id;
+	snprintf(j->ls.ip, sizeof(j->ls.ip), "%s", s->ip);
+	snprintf(j->ls.user, sizeof(j->ls.user), "%s", s->user.address);
 	if (!job_submit(s, mail_work, mail_done, j)) {
 		free(j);
 		mc_smtp_server_reply(smtp, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);

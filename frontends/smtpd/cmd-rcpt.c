@@ -5,7 +5,9 @@
  * 552 5.2.2 where the domain asks) and the domain's size limit against MAIL
  * SIZE=. A sender whose policy is internal_only may only reach its own
  * tenant's domains (550 5.7.1). A lookup that cannot be made is 451
- * 4.3.0: never a bounce. */
+ * 4.3.0: never a bounce. Accepted recipients count toward the sending
+ * limits (limits.c): all of an authenticated sender's, the remote ones
+ * of a relaying client, whose first also counts the message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,8 @@ struct rcpt_job {
 	bool internal_only; /* the sender's policy */
 	int64_t user_tenant;
 	uint64_t size_hint;
+	struct limits_state ls; /* the transaction's, updated when counted */
+	bool counted;
 	/* the answer */
 	unsigned code;
 	const char *enh, *text;
@@ -121,6 +125,30 @@ static void decide_refused(struct rcpt_job *j)
 	}
 }
 
+/* Worker: the sending limits of an accepted recipient. */
+static void rcpt_limits(struct mc_worker *worker, struct rcpt_job *j)
+{
+	struct limits_state *ls = &j->ls;
+	struct mc_ratelimit_amount amount = {0, ls->rcpts + 1, 0};
+	const char *enh, *text;
+	if (j->authed ? !ls->on : !j->r->remote)
+		return;
+	if (!ls->on) {
+		limits_for_relay(worker, j->d, ls, j->sender_domain,
+				 j->r->queue_tenant);
+		amount.messages = 1;
+		amount.bytes = j->size_hint > 0 ? j->size_hint : 1;
+	}
+	unsigned code = limits_check(worker, j->d, ls, &amount, &enh, &text);
+	if (code != 0) {
+		answer(j, code, enh, text);
+		return;
+	}
+	if (amount.messages > 0)
+		limits_deferred(worker, j->d, ls);
+	j->counted = true;
+}
+
 /* Worker: resolve and decide. */
 static void rcpt_work(struct mc_worker *worker, void *ctx)
 {
@@ -140,6 +168,8 @@ static void rcpt_work(struct mc_worker *worker, void *ctx)
 		decide_refused(j);
 	if (r < 0)
 		answer(j, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+	else if (j->code == 250)
+		rcpt_limits(worker, j);
 }
 
 /* Loop: answer RCPT, keeping an accepted recipient. */
@@ -158,6 +188,10 @@ static void rcpt_done(struct session *s, void *ctx)
 		*s->trans->rcpts_tail = r;
 		s->trans->rcpts_tail = &r->next;
 		s->trans->rcpts_count++;
+		if (j->counted) {
+			s->trans->limits = j->ls;
+			s->trans->limits.rcpts++;
+		}
 	}
 	if (s != NULL) {
 		mc_smtp_server_reply(s->smtp, j->code, j->enh, j->text);
@@ -206,7 +240,10 @@ static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
 		.relay_net = mc_cidr_list_match(
 			s->d->relay_nets, s->d->relay_nets_count, &s->remote),
 		.size_hint = s->trans->size_hint,
+		.ls = s->trans->limits,
 	};
+	if (!j->ls.on)
+		snprintf(j->ls.ip, sizeof(j->ls.ip), "%s", s->ip);
 	return j;
 }
 

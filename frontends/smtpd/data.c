@@ -9,7 +9,8 @@
  * its message size, its attachment limit (an mc-policy scanner rides
  * along with the MIME analysis; over it: 552 5.3.4, nothing stored), and
  * each accepted message counts once, with its size, toward its daily
- * sending limits. */
+ * sending limits; and toward the installation's sending limits
+ * (limits.c) when it was submitted for outbound delivery. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,16 @@ static void count_sent(struct mc_worker *worker, struct deliver_job *j)
 		j->count_error = mc_pstrdup(j->pool, err.msg);
 }
 
+/* Worker: counts an accepted message toward the sending limits. */
+static void count_limits(struct mc_worker *worker, struct deliver_job *j)
+{
+	struct mc_error err = {0};
+	if (!j->t->limits.on || j->out.code != 250)
+		return;
+	if (!limits_record(worker, j->sp->d, &j->t->limits, j->out.size, &err))
+		j->count_error = mc_pstrdup(j->pool, err.msg);
+}
+
 /* Worker: the last bytes, the durable blob, then the rows. */
 static void final_work(struct mc_worker *worker, void *ctx)
 {
@@ -319,6 +330,7 @@ static void final_work(struct mc_worker *worker, void *ctx)
 	deliver_commit(worker, j->pool, j->t, &sp->d->dir, j->client_ip,
 		       j->auth_user, hash, mc_message_finish(sp->msg), &j->out);
 	count_sent(worker, j);
+	count_limits(worker, j);
 }
 
 /* Milliseconds since t. */

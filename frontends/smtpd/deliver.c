@@ -189,6 +189,7 @@ void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
 		.ret = t->ret,
 		.auth_user = auth_user,
 		.client_ip = client_ip,
+		.hold = t->limits.hold,
 	};
 	struct bcc_copies copies;
 	struct mc_error err = {0};

@@ -51,6 +51,7 @@ static void load_settings(struct smtpd *d, const struct mc_config *cfg)
 	d->vrfy = mc_config_bool(cfg, "smtpd", "vrfy");
 	mc_login_throttle_from_config(cfg, &d->throttle);
 	mc_policy_settings_from_config(cfg, &d->policy);
+	mc_ratelimit_settings_from_config(cfg, &d->limits);
 	d->relay_nets_count = nets(cfg, "relay_networks", d->relay_nets);
 	d->plain_auth_nets_count =
 		nets(cfg, "plaintext_auth_networks", d->plain_auth_nets);
@@ -71,6 +72,7 @@ static int smtpd_start(struct mc_service *service)
 	d->blobs = open_blobs(cfg);
 	if (d->blobs == NULL)
 		return -1;
+	d->events = mc_events_redis_create(mc_service_redis_from_config(cfg));
 	mc_server_on_stop(mc_service_server(service), mc_conn_stop_loop, NULL,
 			  STOP_GRACE_MS);
 	mc_service_set_context(service, d);
@@ -82,6 +84,7 @@ static void smtpd_stop(struct mc_service *service)
 {
 	(void)service;
 	mc_blob_store_destroy(&smtpd_ctx.blobs);
+	mc_events_destroy(&smtpd_ctx.events);
 }
 
 /* Accepts a connection; the service context is ours once started. */

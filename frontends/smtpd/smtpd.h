@@ -15,11 +15,13 @@
 #include "mailcore/mc-conn.h"
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-error.h"
+#include "mailcore/mc-events.h"
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-login-throttle.h"
 #include "mailcore/mc-message.h"
 #include "mailcore/mc-policy.h"
 #include "mailcore/mc-pool.h"
+#include "mailcore/mc-ratelimit.h"
 #include "mailcore/mc-server.h"
 #include "mailcore/mc-service.h"
 #include "mailcore/mc-smtp-server.h"
@@ -45,8 +47,22 @@ struct smtpd {
 	size_t plain_auth_nets_count;
 	struct mc_directory_settings dir;
 	struct mc_login_throttle throttle;
-	struct mc_policy_settings policy; /* server defaults ([policy]) */
+	struct mc_policy_settings policy;    /* server defaults ([policy]) */
+	struct mc_ratelimit_settings limits; /* [limits] */
+	struct mc_events *events;	     /* limit hits, deferred queues */
 	struct mc_message_settings msg;
+};
+
+/* The sending limits of a transaction (limits.c): on once it counts (an
+ * authenticated sender at MAIL, a relaying client at its first remote
+ * RCPT); copied into jobs by value. */
+struct limits_state {
+	bool on;
+	int64_t tenant_id, user_id, domain_id;
+	char ip[MC_ADDR_STR_MAX], user[320], domain[256];
+	struct mc_ratelimit_limits lim;
+	unsigned rcpts; /* recipients counted so far */
+	bool hold;	/* over the tenant's deferred threshold: hold */
 };
 
 /* The authenticated user of a session. */
@@ -83,6 +99,7 @@ struct trans {
 	/* an authenticated sender: its effective policy, resolved at MAIL */
 	bool policed;
 	struct mc_policy policy;
+	struct limits_state limits;
 };
 
 /* One client connection. */
@@ -179,6 +196,30 @@ void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
 		    const char *client_ip, const char *auth_user,
 		    const char *hash, const struct mc_message_info *info,
 		    struct delivery_outcome *out);
+
+/* limits.c (workers): ls's limits for an authenticated user of domain_id,
+ * or for a client relaying from sender_domain under queue_tenant (the
+ * caller has set ip, ids and user). */
+void limits_for_user(struct mc_worker *worker, struct smtpd *d,
+		     struct limits_state *ls);
+void limits_for_relay(struct mc_worker *worker, struct smtpd *d,
+		      struct limits_state *ls, const char *sender_domain,
+		      int64_t queue_tenant);
+/* Checks amount against ls: 0 passes (also when Redis is down: logged),
+ * else the refusal's code with its enhanced code and text (static); a
+ * refusal is reported to the tenant once per window. */
+unsigned limits_check(struct mc_worker *worker, struct smtpd *d,
+		      const struct limits_state *ls,
+		      const struct mc_ratelimit_amount *amount,
+		      const char **enh_r, const char **text_r);
+/* Sets ls->hold when the tenant is over its deferred threshold. */
+void limits_deferred(struct mc_worker *worker, struct smtpd *d,
+		     struct limits_state *ls);
+/* Counts an accepted message of size bytes; false (err set) when Redis
+ * is down. */
+bool limits_record(struct mc_worker *worker, struct smtpd *d,
+		   const struct limits_state *ls, uint64_t size,
+		   struct mc_error *err);
 
 /* The 451 every outage gives. */
 #define SMTPD_TEMPFAIL_TEXT "Temporary failure, please try again later"

@@ -71,6 +71,7 @@ struct mc_store_delivery {
 	const char *sender;	 /* "" = null reverse-path */
 	const char *envid, *ret; /* NULL, or "full"/"hdrs" */
 	const char *auth_user, *client_ip;
+	bool hold; /* queue entries start 'held' (sending limits) */
 };
 
 enum mc_store_local_status {
