@@ -10,6 +10,7 @@
 
 #define D  "/api/v1/domains/{domain}"
 #define U  D "/users/{local}"
+#define Q  "/api/v1/queue/{queue_id}"
 #define NA MC_API_NO_AUTH
 #define LS MC_API_LIST
 #define AC MC_API_ACTION
@@ -133,6 +134,17 @@ const struct mc_api_route mc_api_routes[] = {
 	 NULL},
 
 	{"GET", "/api/v1/audit", "audit.list", 200, LS, 0, NULL, NULL},
+
+	/* the outbound queue (DELETE reads ?bounce= as a list filter) */
+	{"GET", "/api/v1/queue", "queue.list", 200, LS, 0, NULL, NULL},
+	{"GET", "/api/v1/tenants/{tenant}/queue", "queue.list_tenant", 200, LS,
+	 0, NULL, NULL},
+	{"GET", D "/queue", "queue.list_domain", 200, LS, 0, NULL, NULL},
+	{"GET", Q, "queue.show", 200, 0, 0, NULL, NULL},
+	{"POST", Q "/hold", "queue.hold", 200, AC, 0, NULL, NULL},
+	{"POST", Q "/release", "queue.release", 200, AC, 0, NULL, NULL},
+	{"POST", Q "/retry", "queue.retry", 200, AC, 0, NULL, NULL},
+	{"DELETE", Q, "queue.delete", 204, LS, 0, NULL, NULL},
 	{0},
 };
 

@@ -72,6 +72,14 @@ const struct mc_admin_op_def mc_admin_ops[] = {
 	{"dkim.delete", admin_dkim_delete},
 	{"dns.records", admin_dns_records},
 	{"registration.create", admin_registration_create},
+	{"queue.list", admin_queue_list},
+	{"queue.list_tenant", admin_queue_list_tenant},
+	{"queue.list_domain", admin_queue_list_domain},
+	{"queue.show", admin_queue_show},
+	{"queue.hold", admin_queue_hold},
+	{"queue.release", admin_queue_release},
+	{"queue.retry", admin_queue_retry},
+	{"queue.delete", admin_queue_delete},
 	{NULL, NULL},
 };
 

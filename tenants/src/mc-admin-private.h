@@ -366,5 +366,13 @@ ADMIN_OP(admin_dkim_create);
 ADMIN_OP(admin_dkim_delete);
 ADMIN_OP(admin_dns_records);
 ADMIN_OP(admin_registration_create);
+ADMIN_OP(admin_queue_list);
+ADMIN_OP(admin_queue_list_tenant);
+ADMIN_OP(admin_queue_list_domain);
+ADMIN_OP(admin_queue_show);
+ADMIN_OP(admin_queue_hold);
+ADMIN_OP(admin_queue_release);
+ADMIN_OP(admin_queue_retry);
+ADMIN_OP(admin_queue_delete);
 
 #endif

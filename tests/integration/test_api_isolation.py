@@ -281,6 +281,7 @@ SUB = {
     "dns-records": {"provider", "reseller", "tenant", "domain"},
     "domain-aliases": {"provider", "reseller", "tenant", "domain", "assistant"},
     "usage": {"provider", "reseller", "tenant", "domain", "assistant"},
+    "queue": {"provider", "reseller", "tenant", "domain"},
 }
 SUB_CASES = [(role, dom, sub) for role in ROLES for dom in ("d1", "d2")
              for sub in SUB]
@@ -317,6 +318,13 @@ def test_tenant_and_user_subresources(world):
                 assert r.status == 200, (role, t, r)
             else:
                 assert r.status in (403, 404), (role, t, r)
+            # a tenant's outbound queue: its admins and those above
+            r = c.get(f"/api/v1/tenants/{w.n(t)}/queue")
+            if inside(role, place(w, "tenant", t)):
+                assert r.status == 200, (role, t, r)
+            else:
+                assert r.status in (403, 404), (role, t, r)
+                no_data(r, w, "tenant", t)
             # a tenant's domains: only those the caller may see, if any
             r = c.get(f"/api/v1/tenants/{w.n(t)}/domains")
             if inside(role, place(w, "tenant", t)):

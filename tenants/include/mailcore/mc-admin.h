@@ -211,6 +211,9 @@ int mc_admin_registration_throttle(struct mc_redis *redis,
  *   dkim.list/.create [domain], dkim.delete [domain, selector]
  *   dns.records [domain]
  *   me.get
+ *   queue.list (all visible), queue.list_tenant [tenant],
+ *     queue.list_domain [domain], queue.show/.hold/.release/.retry/.delete
+ *     [queue_id]   (mc-queue.h in the actor's scope; domain admin and up)
  *   registration.create [domain]   (the anonymous actor only, see above) */
 
 #endif
