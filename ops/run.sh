@@ -44,6 +44,34 @@ demo_tenant() {
 		secret "demo-$u" | once user add "$u@demo.test" --password-stdin
 	done
 	api_token
+	dkim_key
+}
+
+# The demo domain's DKIM key (made once), listed for ops/devnet.py.
+dkim_key() {
+	local f=$STATE/run/dkim-demo.test.json
+	mailctl dkim list demo.test > "$f"
+	grep -q '"status": "active"' "$f" && return 0
+	mailctl dkim generate demo.test --selector mc1 >/dev/null
+	mailctl dkim list demo.test > "$f"
+}
+
+# The stand-in for the Internet: DNS and the example.net MX sink.
+start_devnet() {
+	local log=$LOG_DIR/devnet.log
+	: >"$log"
+	setsid python3 "$OPS_DIR/devnet.py" --state "$STATE" \
+		--dns-port "$(port 2053)" --mx-port "$(port 2025)" \
+		--dkim "$STATE/run/dkim-demo.test.json" >>"$log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 200); do
+		grep -q "devnet ready" "$log" && return 0
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "run: ops/devnet.py did not start; see $log:" >&2
+	tail -n 5 "$log" >&2
+	return 1
 }
 
 # A provider token for the REST API, made once and kept in the secrets
@@ -102,6 +130,12 @@ Send a test message:
   swaks --server 127.0.0.1:$(port 2525) --to alice@demo.test
   swaks --server 127.0.0.1:$(port 2587) --tls --auth-user alice@demo.test \
         --auth-password "\$(cat $STATE/secrets/demo-alice)" --from alice@demo.test --to bob@demo.test
+Send to the outside world (example.net, a sink on 127.0.0.2; DKIM-signed):
+  swaks --server 127.0.0.1:$(port 2587) --tls --auth-user alice@demo.test \
+        --auth-password "\$(cat $STATE/secrets/demo-alice)" --from alice@demo.test --to someone@example.net
+  ls $STATE/sink/        # NNNN.eml as the sink received it
+  build/bin/mailctl -c $CONF dkim verify $STATE/sink/0001.eml
+  build/bin/mailctl -c $CONF queue list
 Read it:
   curl --cacert $STATE/tls/ca.pem -u alice@demo.test:"\$(cat $STATE/secrets/demo-alice)" \
        'imaps://localhost:$(port 2993)/INBOX;UID=1'
@@ -125,6 +159,7 @@ trap 'stop_all $?' EXIT
 "$OPS_DIR/stack.sh" status >/dev/null 2>&1 || started_stack=1
 "$OPS_DIR/stack.sh" start
 demo_tenant
+start_devnet
 for d in "${DAEMONS[@]}"; do
 	start_daemon "$d"
 done
