@@ -167,9 +167,9 @@ static const char *sign_hdrs(struct fx *fx, const struct mc_dkim_key *keys,
 	struct reader r = {msg, strlen(msg), chunk, false};
 	struct mc_error err = {0};
 	const char *hdrs = NULL;
-	int rc = mc_dkim_sign(fx->dkim, fx->pool, keys, n, mem_read, &r, &hdrs, &err);
-	if (rc) fprintf(stderr, "ERR %s [%s]\n", err.msg, msg);
-	assert_int_equal(rc, 0);
+	assert_int_equal(mc_dkim_sign(fx->dkim, fx->pool, keys, n, mem_read, &r,
+				      &hdrs, &err),
+			 0);
 	assert_non_null(hdrs);
 	return hdrs;
 }
@@ -629,6 +629,7 @@ static const struct vector vectors[] = {
 	 "odVzRL+733culZ5iU4ogl5Owk/ZqvuLb3kKOMXwL/2Q="},
 	{"TO: first@example.net\r\n"
 	 "X-Other: not signed\r\n"
+	 "Cc : not signed (libopendkim: no Cc)\r\n"
 	 "Subject:  a \t b  \r\n"
 	 "\t  c  \r\n"
 	 "from:a@example.test\r\n"
@@ -665,21 +666,21 @@ static void test_ed25519_vectors(void **state)
 			"bh=%s; b=",
 			v->fields, sig_tag(&fx, sig, "t"), v->h, v->bh);
 		const char *b = sig_tag(&fx, sig, "b");
-		if (!ed_verifies(k, data, b)) fprintf(stderr, "DATA[%s]\nSIG[%s]\n", data, sig);
+		assert_true(ed_verifies(k, data, b));
 		assert_false(ed_verifies(k, v->fields, b));
 		const struct mc_dkim_sig *sigs;
 		char *signed_msg = mc_psprintf(fx.pool, "%s%s", sig, v->msg);
-		size_t nn = verify(&fx, signed_msg, 0, &sigs);
-		for (size_t j = 0; j < nn; j++) fprintf(stderr, "%zu: %s %s %s %s\n", i, sigs[j].algorithm, sigs[j].selector, mc_dkim_result_name(sigs[j].result), sigs[j].reason);
-		assert_int_equal(nn, 1);
+		assert_int_equal(verify(&fx, signed_msg, 0, &sigs), 1);
 		assert_int_equal(sigs[0].result, MC_DKIM_PASS);
 	}
 	fx_deinit(&fx);
 }
 
-/* A body, and bh= of its relaxed form (Python hashlib). */
+/* A body, and bh= of its relaxed form (Python hashlib); rsa: whether
+ * libopendkim signs it too. */
 struct body_vector {
 	const char *body, *bh;
+	bool rsa;
 };
 
 #define BH_RFC6376 "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8="
@@ -688,24 +689,24 @@ struct body_vector {
 static const struct body_vector bodies[] = {
 	/* the example of RFC 6376 A.2, already relaxed */
 	{"Hi.\r\n\r\nWe lost the game. Are you hungry yet?\r\n\r\nJoe.\r\n",
-	 BH_RFC6376},
+	 BH_RFC6376, true},
 	/* blank runs, trailing blanks, trailing (blank) empty lines */
 	{"Hi. \t\r\n \r\nWe  lost\t the game. Are you hungry yet?\r\n\r\n"
 	 "Joe.  \r\n\r\n \t\r\n\r\n",
-	 BH_RFC6376},
-	/* no CRLF at the end */
+	 BH_RFC6376, true},
+	/* no CRLF at the end (libopendkim refuses such a message) */
 	{"Hi.\r\n\r\nWe lost the game. Are you hungry yet?\r\n\r\nJoe.",
-	 BH_RFC6376},
+	 BH_RFC6376, false},
 	/* bare LF line ends, made CRLF */
-	{"Hi.\n\nWe lost the game. Are you hungry yet?\n\nJoe.\n\n",
-	 BH_RFC6376},
+	{"Hi.\n\nWe lost the game. Are you hungry yet?\n\nJoe.\n\n", BH_RFC6376,
+	 true},
 	/* an empty body, or only empty lines, is empty (RFC 6376 3.4.4) */
-	{"", BH_EMPTY},
-	{"\r\n \t\r\n\r\n", BH_EMPTY},
+	{"", BH_EMPTY, true},
+	{"\r\n \t\r\n\r\n", BH_EMPTY, true},
 	/* a leading blank run is one SP; inner empty lines stay */
-	{"  Hi.\r\n", "1tyWUfjHAq2QeuofPxRqopmAxzi4kKZJVtepqQ122oI="},
+	{"  Hi.\r\n", "1tyWUfjHAq2QeuofPxRqopmAxzi4kKZJVtepqQ122oI=", true},
 	{"\t Hi.  there\r\n\r\n\t x\r\n",
-	 "GH+eNPUQCZ+yZVNCdyQzrfFedPO9+W5sk6JrtfGu4rg="},
+	 "GH+eNPUQCZ+yZVNCdyQzrfFedPO9+W5sk6JrtfGu4rg=", true},
 };
 
 /* The relaxed body hash of both signers is the hand-made one, for whole
@@ -721,9 +722,12 @@ static void test_body_hashes(void **state)
 		const char *msg =
 			mc_psprintf(fx.pool, "From: a@" DOMAIN "\r\n\r\n%s",
 				    bodies[i].body);
+		bool rsa = bodies[i].rsa;
 		for (size_t chunk = 0; chunk < 2; chunk++) {
-			const char *s = sign_hdrs(&fx, keys, 2, msg, chunk);
-			const char *ed = strstr(s + 1, "DKIM-Signature:");
+			const char *s = sign_hdrs(&fx, rsa ? keys : keys + 1,
+						  rsa ? 2 : 1, msg, chunk);
+			const char *ed =
+				rsa ? strstr(s + 1, "DKIM-Signature:") : s;
 			assert_non_null(ed);
 			assert_string_equal(sig_tag(&fx, s, "bh"),
 					    bodies[i].bh);

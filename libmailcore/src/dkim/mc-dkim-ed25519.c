@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,36 +52,10 @@ struct folder {
 	size_t col;
 };
 
-/* A PEM password callback that has none: encrypted keys fail. */
-static int no_password(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return 0;
-}
-
-/* The Ed25519 key of a PEM private key, or NULL. */
-static EVP_PKEY *load_key(const char *pem)
-{
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	if (bio == NULL)
-		abort();
-	EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
-	BIO_free(bio);
-	if (pkey != NULL && EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
-	}
-	ERR_clear_error();
-	return pkey;
-}
-
 struct mc_dkim_ed *mc_dkim_ed_create(const struct mc_dkim_key *key,
 				     struct mc_error *err)
 {
-	EVP_PKEY *pkey = load_key(key->private_key);
+	EVP_PKEY *pkey = mc_dkim_load_key(key->private_key, EVP_PKEY_ED25519);
 	if (pkey == NULL) {
 		mc_error_set(err, MC_ERR_INVALID,
 			     "DKIM key: no Ed25519 private key (PKCS#8 PEM) "

@@ -8,6 +8,7 @@
 #define MC_DKIM_PRIVATE_H
 
 #include <dkim.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -38,12 +39,18 @@ void mc_dkim_buf_add(struct mc_dkim_buf *b, const char *s, size_t n);
  * (RFC 6376 5.4.1), and those also signed once more than present
  * (oversigned: an added one breaks the signature). */
 extern const char *const mc_dkim_sign_headers[];
-extern const char *const mc_dkim_oversign_headers[];
+extern const char *const mc_dkim_oversign_headers[]; /* among the above */
 
 /* The index in mc_dkim_sign_headers of the name of field (raw, "Name:
  * value"), or -1 when it is not signed; *name_len_r is the length of the
- * name as spelled in field. */
+ * name as spelled in field. A name with blanks before the colon (obsolete
+ * syntax) is not signed: libopendkim's verifier would not find it. */
 int mc_dkim_signed_index(const char *field, size_t len, size_t *name_len_r);
+
+/* The private key of a PEM text (PKCS#8 or traditional, unencrypted) if
+ * it is one of type (EVP_PKEY_RSA, EVP_PKEY_ED25519), else NULL. The
+ * caller frees it. */
+EVP_PKEY *mc_dkim_load_key(const char *pem, int type);
 
 /* Installs the verifier's callbacks (key lookup, prescreen) into lib. */
 void mc_dkim_verify_setup(DKIM_LIB *lib);

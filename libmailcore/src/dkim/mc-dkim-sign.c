@@ -45,11 +45,21 @@ static bool key_ok(const struct mc_dkim_key *key, struct mc_error *err)
 }
 
 /* A libopendkim rsa-sha256 signing handle for key, or NULL with err
- * (MC_ERR_INVALID). */
+ * (MC_ERR_INVALID). The key is checked first: libopendkim parses it only
+ * at the end of the message and leaks when it cannot. */
 static DKIM *rsa_handle(struct mc_dkim *dkim, const struct mc_dkim_key *key,
 			struct mc_error *err)
 {
 	DKIM_STAT st = DKIM_STAT_INVALID;
+	EVP_PKEY *pkey = mc_dkim_load_key(key->private_key, EVP_PKEY_RSA);
+	if (pkey == NULL) {
+		mc_error_set(err, MC_ERR_INVALID,
+			     "DKIM key: no RSA private key (PEM) for "
+			     "%s._domainkey.%s",
+			     key->selector, key->domain);
+		return NULL;
+	}
+	EVP_PKEY_free(pkey);
 	DKIM *h = dkim_sign(dkim->lib, (const unsigned char *)"mc-dkim", NULL,
 			    (dkim_sigkey_t)key->private_key,
 			    (const unsigned char *)key->selector,

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pool.h"
 #include "mc-dkim-private.h"
@@ -69,14 +72,37 @@ int mc_dkim_signed_index(const char *field, size_t len, size_t *name_len_r)
 	if (colon == NULL)
 		return -1;
 	size_t n = (size_t)(colon - field);
-	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\t'))
-		n--;
 	*name_len_r = n;
 	for (int i = 0; mc_dkim_sign_headers[i] != NULL; i++)
 		if (strlen(mc_dkim_sign_headers[i]) == n &&
 		    strncasecmp(mc_dkim_sign_headers[i], field, n) == 0)
 			return i;
 	return -1;
+}
+
+/* A PEM password callback that has none: encrypted keys fail. */
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+EVP_PKEY *mc_dkim_load_key(const char *pem, int type)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	if (bio == NULL)
+		abort();
+	EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
+	BIO_free(bio);
+	if (pkey != NULL && EVP_PKEY_get_base_id(pkey) != type) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	ERR_clear_error();
+	return pkey;
 }
 
 int mc_dkim_lib_error(struct mc_error *err, enum mc_error_class cls,
