@@ -37,28 +37,53 @@ static ssize_t original_read(void *ctx, void *buf, size_t len, uint64_t off)
 	return mc_blob_pread(ctx, buf, len, off, NULL);
 }
 
-/* The report's recipients: the failed (or warned) ones. */
+/* Whether recipient i of p goes in a report of kind. */
+static bool in_report(const struct job_plan *p, size_t i,
+		      enum report_kind kind)
+{
+	const struct mc_queue_result *res = &p->results[i];
+	if (res->address == NULL)
+		return false;
+	switch (kind) {
+	case REPORT_FAILED:
+		return res->outcome == MC_QUEUE_FAILED;
+	case REPORT_DELAYED:
+		return res->outcome == MC_QUEUE_WARNED;
+	case REPORT_RELAYED:
+		return res->outcome == MC_QUEUE_DELIVERED && p->relayed[i];
+	}
+	return false;
+}
+
+/* The DSN action of a report kind. */
+static enum mc_dsn_action action_of(enum report_kind kind)
+{
+	return kind == REPORT_FAILED    ? MC_DSN_FAILED
+	       : kind == REPORT_DELAYED ? MC_DSN_DELAYED
+					: MC_DSN_RELAYED;
+}
+
+/* The report's recipients (those of its kind). */
 static size_t report_rcpts(struct mc_pool *pool, const struct job_plan *p,
-			   bool delay, time_t now, time_t until,
+			   enum report_kind kind, time_t now, time_t until,
 			   struct mc_dsn_rcpt **r_out)
 {
 	struct mc_dsn_rcpt *r =
 		mc_palloc_array(pool, p->job->rcpts_count + 1, sizeof(*r));
 	size_t n = 0;
-	enum mc_queue_outcome want = delay ? MC_QUEUE_WARNED : MC_QUEUE_FAILED;
 	for (size_t i = 0; i < p->job->rcpts_count; i++) {
 		const struct mc_queue_result *res = &p->results[i];
-		if (res->address == NULL || res->outcome != want)
+		if (!in_report(p, i, kind))
 			continue;
 		r[n++] = (struct mc_dsn_rcpt){
 			.address = res->address,
 			.orcpt = p->job->rcpts[i].orcpt,
-			.action = delay ? MC_DSN_DELAYED : MC_DSN_FAILED,
+			.action = action_of(kind),
 			.status = res->status != NULL ? res->status : "5.0.0",
 			.remote_mta = res->remote_mta,
 			.diag = res->error,
 			.last_attempt = now,
-			.retry_until = delay ? until : 0,
+			.retry_until = kind == REPORT_DELAYED ? until : 0,
 		};
 	}
 	*r_out = r;
@@ -67,12 +92,12 @@ static size_t report_rcpts(struct mc_pool *pool, const struct job_plan *p,
 
 /* Writes the report for p into a new blob; 0 with hash_r, or -1. */
 static int write_report(struct deliverd *d, struct mc_pool *pool,
-			const struct job_plan *p, bool delay, struct sink *s,
-			char *hash_r)
+			const struct job_plan *p, enum report_kind kind,
+			struct sink *s, char *hash_r)
 {
 	time_t now = time(NULL);
 	struct mc_dsn_rcpt *rcpts;
-	size_t n = report_rcpts(pool, p, delay, now, p->job->expires_at,
+	size_t n = report_rcpts(pool, p, kind, now, p->job->expires_at,
 				&rcpts);
 	if (n == 0)
 		return 1;
@@ -85,8 +110,8 @@ static int write_report(struct deliverd *d, struct mc_pool *pool,
 		.arrival = p->job->created_at,
 		.rcpts = rcpts,
 		.rcpts_count = n,
-		.headers_only = p->job->ret != NULL &&
-				strcmp(p->job->ret, "hdrs") == 0,
+		.headers_only = kind != REPORT_FAILED || (p->job->ret != NULL &&
+				strcmp(p->job->ret, "hdrs") == 0),
 		.max_full = d->dsn_max_return,
 		.now = now,
 	};
@@ -190,11 +215,12 @@ static bool submit(struct deliverd *d, struct mc_worker *worker,
 }
 
 bool bounce_send(struct deliverd *d, struct mc_worker *worker,
-		 struct mc_pool *pool, struct job_plan *plan, bool delay)
+		 struct mc_pool *pool, struct job_plan *plan,
+		 enum report_kind kind)
 {
 	struct sink s = {.msg = mc_message_create(&d->msg)};
 	char hash[MC_BLOB_HASH_LEN + 1];
-	int rc = write_report(d, pool, plan, delay, &s, hash);
+	int rc = write_report(d, pool, plan, kind, &s, hash);
 	bool ok = rc == 1;
 	if (rc == 0)
 		ok = submit(d, worker, pool, plan, hash,

@@ -71,7 +71,17 @@ struct job_plan {
 	const struct mc_dkim_key *keys;
 	size_t keys_count;
 	struct mc_queue_result *results; /* one per recipient */
-	bool done;			 /* every recipient has its result */
+	/* delivered to a next hop without DSN while NOTIFY had SUCCESS:
+	 * we owe the "relayed" report (RFC 3461 section 6.2.1) */
+	bool *relayed;
+	bool done; /* every recipient has its result */
+};
+
+/* The reports a delivery agent writes (finish.c, bounce.c). */
+enum report_kind {
+	REPORT_FAILED,	/* the failed recipients */
+	REPORT_DELAYED, /* a warning for the long-deferred ones */
+	REPORT_RELAYED, /* success, as far as our next hop goes */
 };
 
 /* The MTA-STS policy of a recipient domain (mtasts.c). */
@@ -139,9 +149,10 @@ bool mtasts_mx_match(const struct sts_policy *p, const char *host);
 /* finish.c: on a service worker, sends the DSNs owed and records every
  * outcome. */
 void finish_batch(struct mc_worker *worker, void *ctx);
-/* Writes and submits the DSN of the failed (or delayed) recipients of
- * plan; true when it is in the store (or none is wanted). */
+/* Writes and submits the DSN of plan's recipients of that kind; true
+ * when it is in the store (or none is wanted). */
 bool bounce_send(struct deliverd *d, struct mc_worker *worker,
-		 struct mc_pool *pool, struct job_plan *plan, bool delay);
+		 struct mc_pool *pool, struct job_plan *plan,
+		 enum report_kind kind);
 
 #endif

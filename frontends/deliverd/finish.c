@@ -92,7 +92,7 @@ static void bounce(struct mc_worker *worker, struct batch *b,
 		else
 			any = true;
 	}
-	if (!any || !bounce_send(b->d, worker, b->pool, p, false))
+	if (!any || !bounce_send(b->d, worker, b->pool, p, REPORT_FAILED))
 		return;
 	for (size_t i = 0; i < p->job->rcpts_count; i++) {
 		if (p->results[i].outcome == MC_QUEUE_FAILED)
@@ -113,11 +113,24 @@ static void warn(struct mc_worker *worker, struct batch *b,
 			any = true;
 		}
 	}
-	if (!any || bounce_send(b->d, worker, b->pool, p, true))
+	if (!any || bounce_send(b->d, worker, b->pool, p, REPORT_DELAYED))
 		return;
 	for (size_t i = 0; i < p->job->rcpts_count; i++) {
 		if (p->results[i].outcome == MC_QUEUE_WARNED)
 			p->results[i].outcome = MC_QUEUE_DEFERRED;
+	}
+}
+
+/* Success reports the next hop cannot send: one attempt, best effort
+ * (the mail itself is delivered whatever happens to the report). */
+static void relayed(struct mc_worker *worker, struct batch *b,
+		    struct job_plan *p)
+{
+	for (size_t i = 0; i < p->job->rcpts_count; i++) {
+		if (p->relayed[i] && p->job->sender[0] != '\0') {
+			bounce_send(b->d, worker, b->pool, p, REPORT_RELAYED);
+			return;
+		}
 	}
 }
 
@@ -187,6 +200,7 @@ void finish_batch(struct mc_worker *worker, void *ctx)
 		expire(b, p, now);
 		bounce(worker, b, p);
 		warn(worker, b, p, now);
+		relayed(worker, b, p);
 		record(pg, b, p);
 	}
 }

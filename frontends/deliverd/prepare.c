@@ -23,7 +23,7 @@ static const char route_sql[] =
 	" (kind = 'tenant' AND tenant_id = $1) OR (kind = 'all')) "
 	"ORDER BY CASE kind WHEN 'recipient_domain' THEN 0"
 	" WHEN 'sender_domain' THEN 1 WHEN 'tenant' THEN 2 ELSE 3 END,"
-	" tenant_id DESC LIMIT 1";
+	" tenant_id DESC, priority, id LIMIT 1";
 
 static const char keys_sql[] =
 	"SELECT d.name, k.selector, k.algorithm, k.private_key "
@@ -276,6 +276,8 @@ static int add_job(struct claim_run *run, struct mc_pg *pg,
 	plan->job = job_copy(b->pool, job);
 	plan->results = mc_palloc_array(b->pool, job->rcpts_count + 1,
 					sizeof(*plan->results));
+	plan->relayed = mc_palloc_array(b->pool, job->rcpts_count + 1,
+					sizeof(*plan->relayed));
 	if (b->notify_only)
 		return 0;
 	return plan_keys(d, pg, b->pool, plan, sdom, err);

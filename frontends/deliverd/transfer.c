@@ -33,6 +33,7 @@ struct target {
 struct attempt {
 	struct mc_smtp_status last;
 	char where[320]; /* "mx.example[127.0.0.2]" */
+	bool peer_dsn;	 /* the current server has the DSN extension */
 };
 
 void plan_set(struct job_plan *p, size_t i, enum mc_queue_outcome o,
@@ -201,6 +202,8 @@ static void apply(struct batch *b, struct job_plan *p, size_t i,
 	if (st->code >= 200 && st->code < 300) {
 		plan_set(p, i, MC_QUEUE_DELIVERED, "2.0.0",
 			 describe(b->pool, a->where, st), mta);
+		p->relayed[i] = !a->peer_dsn &&
+				(p->job->rcpts[i].notify & MC_SMTP_NOTIFY_SUCCESS);
 	} else if (st->code >= 500 || (st->code == 0 && st->enh[0] == '5')) {
 		plan_set(p, i, MC_QUEUE_FAILED, status_of(b->pool, st),
 			 describe(b->pool, a->where, st), mta);
@@ -251,6 +254,7 @@ static void send_batch(struct batch *b, struct mc_smtp_client *c,
 		       struct body *bodies, struct attempt *a,
 		       const char *host)
 {
+	a->peer_dsn = mc_smtp_client_has(c, "DSN");
 	for (size_t j = 0; j < b->count; j++) {
 		if (j > 0 && mc_smtp_client_reset(c) < 0)
 			return;
@@ -391,6 +395,28 @@ static void try_mx(struct batch *b, const struct mc_dns_mx *mx, size_t n,
 	}
 }
 
+/* A domain without MX records is its own MX (RFC 5321 5.1) if it has an
+ * address; without one the mail fails (or waits if DNS fails). */
+static bool has_address(struct batch *b)
+{
+	const struct mc_sockaddr *addrs;
+	size_t n = 0;
+	struct mc_dns_answer ans = {0};
+	struct mc_error err = {0};
+	int rc = mc_dns_addrs(b->d->dns, b->pool, b->domain, b->d->port, false,
+			      &addrs, &n, &ans, &err);
+	if (rc < 0)
+		decide_all(b, MC_QUEUE_DEFERRED, "4.4.3",
+			   mc_psprintf(b->pool, "address lookup of %s: %s",
+				       b->domain, err.msg));
+	else if (rc == 0)
+		decide_all(b, MC_QUEUE_FAILED, "5.1.2",
+			   mc_psprintf(b->pool,
+				       "domain %s has no MX and no address",
+				       b->domain));
+	return rc > 0;
+}
+
 /* MX delivery: the records, or the implicit MX of the domain itself. */
 static void deliver_mx(struct batch *b, struct body *bodies,
 		       struct attempt *a)
@@ -422,6 +448,8 @@ static void deliver_mx(struct batch *b, struct body *bodies,
 				       b->domain));
 		return;
 	}
+	if (found == 0 && !has_address(b)) /* decided there */
+		return;
 	if (found == 0) { /* no MX: the domain's own address */
 		struct mc_dns_mx *self = mc_palloc(b->pool, sizeof(*self));
 		*self = (struct mc_dns_mx){b->domain, 0};

@@ -4,7 +4,6 @@ loopback serves the test zones ([dns] upstream), whose MX records point at
 [delivery] port. Mail enters through the real mc-smtpd (alice submits with
 AUTH), leaves through mc-deliverd, and what the sinks receive, what the
 queue keeps and the DSNs that reach alice's INBOX are checked."""
-import email
 import os
 import re
 import signal
@@ -14,156 +13,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
-
 import ports
-from dns_server import DnsServer
-from smtp_helpers import (Tenant, blob, connect, count, login, mailbox, ok,
-                          transaction, wait_until)
-from smtp_sink import SmtpSink
-
-
-# -- the world ---------------------------------------------------------------
-
-def dkim_txt(stack, domain):
-    """Zone lines publishing the domain's active DKIM keys."""
-    rows = stack.psql(
-        "SELECT k.selector, k.algorithm, k.public_key FROM dkim_keys k JOIN domains d "
-        "ON d.tenant_id = k.tenant_id AND d.id = k.domain_id WHERE d.name = "
-        f"'{domain}' AND k.status = 'active'")
-    lines = []
-    for selector, alg, pub in rows:
-        k = "rsa" if alg.startswith("rsa") else "ed25519"
-        value = f"v=DKIM1; k={k}; p={pub}"
-        chunks = " ".join(f'"{value[i:i + 200]}"' for i in range(0, len(value), 200))
-        lines.append(f"{selector}._domainkey.{domain}. TXT {chunks}")
-    return lines
-
-
-class World:
-    """A sending tenant (alice) and a remote domain with its MX sink."""
-
-    def __init__(self, stack, mailctl, daemon, uniq, tmp_path, keys=("rsa-2048",)):
-        self.stack, self.mailctl, self.daemon = stack, mailctl, daemon
-        self.tmp = tmp_path
-        self.tenant = Tenant(stack, mailctl, uniq)
-        self.alice = self.tenant.user("alice")
-        for i, alg in enumerate(keys):
-            ok(mailctl("dkim", "generate", self.tenant.domain, "--algorithm", alg,
-                       "--selector", f"s{i + 1}"))
-        self.remote = f"r-{uniq}.test"
-        self.port = ports.free_port()
-        self.sinks = []
-        self.records = [f"{self.remote}. MX 10 mx1.{self.remote}.",
-                        f"mx1.{self.remote}. A 127.0.0.2"]
-        self.records += dkim_txt(stack, self.tenant.domain)
-        self.dns = None
-        self.smtpd = daemon("mc-smtpd")
-
-    def sink(self, host="127.0.0.2", **kw):
-        s = SmtpSink(host=host, port=self.port, **kw)
-        self.sinks.append(s)
-        return s
-
-    def start_dns(self, extra=()):
-        self.records += list(extra)
-        self.dns = DnsServer(str(self.tmp), self.records)
-        return self.dns
-
-    def env(self, **kw):
-        e = {"MAILCORE_DNS_UPSTREAM": self.dns.upstream,
-             "MAILCORE_DELIVERY_PORT": str(self.port),
-             "MAILCORE_DELIVERY_POLL_INTERVAL": "100ms",
-             "MAILCORE_DELIVERY_RETRY_MIN": "1s",
-             "MAILCORE_DELIVERY_RETRY_MAX": "2s",
-             "MAILCORE_DELIVERY_CONNECT_TIMEOUT": "3s",
-             "MAILCORE_DELIVERY_COMMAND_TIMEOUT": "5s",
-             "MAILCORE_DELIVERY_TLS_CA_FILE": self.stack.ca}
-        e.update({f"MAILCORE_DELIVERY_{k.upper()}": str(v) for k, v in kw.items()})
-        return e
-
-    def deliverd(self, **kw):
-        return self.daemon("mc-deliverd", env=self.env(**kw))
-
-    def submit(self, rcpts, subject="hello", body="Hello there.\r\n", sender=None,
-               options=()):
-        """alice submits one message (AUTH on the submission port)."""
-        s = connect(self.stack, "submission")
-        try:
-            code, _ = login(s, self.alice, self.tenant.passwords[self.alice])
-            assert code == 235
-            data = (f"From: Alice <{self.alice}>\r\nTo: {', '.join(rcpts)}\r\n"
-                    f"Subject: {subject}\r\nMessage-ID: <{subject}.{time.time()}@x>\r\n"
-                    f"\r\n{body}").encode()
-            code, text = transaction(s, self.alice if sender is None else sender, rcpts, data,
-                                     mail_options=options)
-            assert code == 250, text
-            s.quit()
-        finally:
-            s.close()
-        return text.decode().split()[-1]
-
-    def stop(self):
-        for s in self.sinks:
-            s.stop()
-        if self.dns:
-            self.dns.stop()
-
-
-@pytest.fixture
-def world(stack, mailctl, daemon, uniq, tmp_path):
-    w = World(stack, mailctl, daemon, uniq, tmp_path)
-    yield w
-    w.stop()
-
-
-def rcpts(m):
-    """The RCPT addresses a sink message came with."""
-    return [r["addr"] for r in m["rcpts"]]
-
-
-def recipient_rows(stack, qid):
-    return stack.psql(
-        "SELECT r.address, r.state, r.attempts, coalesce(r.last_error, '') FROM "
-        "queue_recipients r JOIN queue q ON q.tenant_id = r.tenant_id AND "
-        f"q.id = r.queue_entry WHERE q.queue_id = '{qid}' ORDER BY r.address")
-
-
-def entry_gone(stack, qid):
-    return count(stack, f"SELECT count(*) FROM queue WHERE queue_id = '{qid}'") == 0
-
-
-def dsns(stack, address, n=1, timeout=15):
-    """The messages in address's INBOX once there are n (parsed)."""
-    rows = wait_until(lambda: (lambda r: r if len(r) >= n else None)(
-        mailbox(stack, address)), timeout)
-    assert rows, f"no DSN for {address}"
-    return [email.message_from_bytes(blob(stack, r["sha256"])) for r in rows]
-
-
-def unfold(value):
-    """A header value without its folding line breaks (RFC 5322 2.2.3)."""
-    return re.sub(r"\r?\n(?=[ \t])", "", value)
-
-
-def report_fields(msg):
-    """The per-recipient fields of a multipart/report (lower-case keys)."""
-    assert msg.get_content_type() == "multipart/report", msg.get_content_type()
-    assert msg.get_param("report-type") == "delivery-status"
-    parts = msg.get_payload()
-    assert parts[1].get_content_type() == "message/delivery-status"
-    blocks = parts[1].get_payload()
-    fields = {}
-    for b in blocks[1:]:
-        fields.update({k.lower(): v for k, v in b.items()})
-    return fields
-
-
-def verify_dkim(mailctl, env, data, tmp_path):
-    """mailctl dkim verify on data with the test zone's keys."""
-    f = tmp_path / "signed.eml"
-    f.write_bytes(data)
-    return mailctl("dkim", "verify", str(f), env=env)
+from deliver_helpers import (World, dsns, entry_gone, rcpts, recipient_rows,  # noqa: F401
+                             report_fields, unfold, verify_dkim, world)
+from smtp_helpers import mailbox, wait_until
 
 
 # -- delivery and signatures ---------------------------------------------------
@@ -270,15 +123,30 @@ def test_expired_mail_bounces_with_4_4_7(world, stack, uniq):
 
 def test_null_mx_and_missing_domain_bounce_at_once(world, stack, uniq):
     sink = world.sink()
-    nullmx, missing = f"n-{uniq}.test", f"gone-{uniq}.test"
-    world.start_dns([f"{nullmx}. MX 0 ."])
+    nullmx, missing, bare = f"n-{uniq}.test", f"gone-{uniq}.test", f"bare-{uniq}.test"
+    world.start_dns([f"{nullmx}. MX 0 .", f'{bare}. TXT "no mail here"'])
     world.deliverd()
     world.submit([f"x@{nullmx}"], subject=f"nullmx-{uniq}")
     world.submit([f"y@{missing}"], subject=f"missing-{uniq}")
-    got = dsns(stack, world.alice, n=2)
-    status = sorted(report_fields(m)["status"] for m in got)
-    assert status == ["5.1.10", "5.1.2"], status
+    world.submit([f"w@{bare}"], subject=f"bare-{uniq}")
+    got = dsns(stack, world.alice, n=3)
+    status = sorted((report_fields(m)["status"], report_fields(m)["final-recipient"])
+                    for m in got)
+    assert status == [("5.1.10", f"rfc822; x@{nullmx}"), ("5.1.2", f"rfc822; w@{bare}"),
+                      ("5.1.2", f"rfc822; y@{missing}")], status
     assert sink.messages == []
+
+
+def test_domain_without_mx_is_its_own_mx(world, stack, uniq):
+    """No MX records but an address: the domain itself is the MX."""
+    sink = world.sink(host="127.0.0.5")
+    plain = f"plain-{uniq}.test"
+    world.start_dns([f"{plain}. A 127.0.0.5"])
+    world.deliverd()
+    qid = world.submit([f"v@{plain}"], subject=f"implicit-{uniq}")
+    [m] = sink.wait(1, timeout=15)
+    assert rcpts(m) == [f"v@{plain}"]
+    assert wait_until(lambda: entry_gone(stack, qid), 5)
 
 
 def test_null_sender_never_bounced(world, stack, uniq):
@@ -291,6 +159,72 @@ def test_null_sender_never_bounced(world, stack, uniq):
     assert wait_until(lambda: entry_gone(stack, qid), 15)
     assert mailbox(stack, world.alice) == []
     assert "status=bounced" in d.output()
+
+
+def test_dsn_parameters_go_to_a_next_hop_that_has_dsn(world, stack, uniq):
+    sink = world.sink()
+    world.start_dns()
+    world.deliverd()
+    rcpt = f"kate@{world.remote}"
+    world.submit([rcpt], subject=f"params-{uniq}", options=("RET=HDRS", "ENVID=env-" + uniq),
+                 rcpt_options=("NOTIFY=SUCCESS,FAILURE", f"ORCPT=rfc822;{rcpt}"))
+    [m] = sink.wait(1, timeout=15)
+    assert m["mail_params"].get("RET") == "HDRS"
+    assert m["mail_params"].get("ENVID") == "env-" + uniq
+    [r] = m["rcpts"]
+    assert r["params"]["NOTIFY"] == "SUCCESS,FAILURE"
+    assert r["params"]["ORCPT"].lower() == f"rfc822;{rcpt}"
+    time.sleep(0.5)
+    assert mailbox(stack, world.alice) == []  # the next hop reports success
+
+
+def test_success_report_when_the_next_hop_lacks_dsn(world, stack, uniq):
+    """NOTIFY=SUCCESS through a server without DSN: we say "relayed"
+    (RFC 3461 6.2.1), with the header only; NOTIFY=NEVER gets nothing."""
+    sink = world.sink(ehlo=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"))
+    world.start_dns()
+    world.deliverd()
+    rcpt = f"liam@{world.remote}"
+    world.submit([rcpt], subject=f"relayed-{uniq}", options=("ENVID=e-" + uniq,),
+                 rcpt_options=("NOTIFY=SUCCESS",))
+    [m] = sink.wait(1, timeout=15)
+    assert "NOTIFY" not in m["rcpts"][0]["params"]
+    [dsn] = dsns(stack, world.alice)
+    f = report_fields(dsn)
+    assert f["action"] == "relayed" and f["status"] == "2.0.0"
+    assert dsn.get_payload()[2].get_content_type() == "text/rfc822-headers"
+    assert f"e-{uniq}" in dsn.get_payload()[1].as_string()
+    world.submit([f"mia@{world.remote}"], subject=f"never-{uniq}",
+                 rcpt_options=("NOTIFY=NEVER",))
+    sink.wait(2, timeout=15)
+    time.sleep(0.5)
+    assert len(mailbox(stack, world.alice)) == 1
+
+
+def test_delay_warning_once_then_delivered(world, stack, uniq):
+    state = {"fail": True}
+
+    def script(stage, arg, session):
+        if stage == "rcpt" and state["fail"]:
+            return "451 4.2.1 mailbox busy"
+        return None
+    sink = world.sink(script=script)
+    world.start_dns()
+    world.deliverd(delay_warning="1s")
+    qid = world.submit([f"noah@{world.remote}"], subject=f"delay-{uniq}")
+    [dsn] = dsns(stack, world.alice, timeout=15)
+    f = report_fields(dsn)
+    assert f["action"] == "delayed" and f["status"] == "4.2.1"
+    assert "will-retry-until" in f
+    assert dsn["Subject"].startswith("Delayed Mail")
+    assert stack.psql("SELECT r.delay_warned, r.state FROM queue_recipients r JOIN queue q "
+                      "ON q.tenant_id = r.tenant_id AND q.id = r.queue_entry WHERE "
+                      f"q.queue_id = '{qid}'") == [["t", "deferred"]]
+    time.sleep(2.5)  # more attempts fail, but there is one warning only
+    assert len(mailbox(stack, world.alice)) == 1
+    state["fail"] = False
+    sink.wait(1, timeout=15)
+    assert wait_until(lambda: entry_gone(stack, qid), 5)
 
 
 # -- relays, TLS and MTA-STS ---------------------------------------------------
