@@ -8,7 +8,6 @@ DEV_PORTS = {
     "smtp": 2525, "submission": 2587, "submissions": 2465,
     "imap": 2143, "imaps": 2993, "pop3": 2110, "pop3s": 2995,
     "http": 8080, "https": 8443,
-    "devnet-dns": 2053, "devnet-mx": 2025,
 }
 
 

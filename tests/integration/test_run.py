@@ -138,6 +138,33 @@ def run_env(stack):
     shutil.rmtree(state, ignore_errors=True)
 
 
+def check_external_delivery(state, offset, alice_pw, bin_dir):
+    """The banner's outbound check: alice submits to example.net, the
+    devnet sink receives it DKIM-signed, and mailctl verifies it against
+    the key devnet's DNS publishes."""
+    sent = subprocess.run(
+        ["swaks", "--server", f"127.0.0.1:{ports.DEV_PORTS['submission'] + offset}",
+         "--tls", "--auth-user", "alice@demo.test",
+         "--auth-password", alice_pw, "--from", "alice@demo.test",
+         "--to", "someone@example.net", "--header", "Subject: outbound check"],
+        capture_output=True, text=True, timeout=60)
+    assert "250 2.0.0 OK" in sent.stdout, sent.stdout + sent.stderr
+    path = os.path.join(state, "sink", "0001.eml")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, open(os.path.join(state, "log",
+                                                              "mc-deliverd.log")).read()
+        time.sleep(0.1)
+    data = open(path, "rb").read()
+    assert b"Subject: outbound check" in data
+    assert re.search(rb"DKIM-Signature:.*\bd=demo\.test;", data, re.S), data[:800]
+    verify = subprocess.run([os.path.join(bin_dir, "mailctl"), "-c",
+                             os.path.join(state, "mailcore.conf"), "dkim", "verify", path],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0 and "result=pass" in verify.stdout, \
+        verify.stdout + verify.stderr
+
+
 def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
     state, env, bin_dir = run_env
     offset = int(env["MAILCORE_DEV_PORT_OFFSET"])
@@ -186,6 +213,7 @@ def test_make_run_brings_everything_up_and_ctrl_c_stops_it(run_env):
            for d in ("new", "cur") for n in os.listdir(os.path.join(local, "INBOX", d))]
     assert len(got) == 1 and "Subject: make run check" in got[0]
     check_api_with_curl(state, offset)
+    check_external_delivery(state, offset, alice_pw, bin_dir)
     pg_pid = int(open(os.path.join(state, "pg", "data", "postmaster.pid")).readline())
     redis_pid = int(open(os.path.join(state, "redis", "redis.pid")).read())
 
