@@ -153,7 +153,7 @@ const struct mc_config_key mc_config_keys[] = {
 	KEYR("delivery", "lease", MC_CFG_DURATION, "10m", 1 * MS, 86400 * MS,
 	     "a claim on queued mail lasts this long (a crashed agent's "
 	     "mail is retried after it)"),
-	KEYR("delivery", "poll_interval", MC_CFG_DURATION, "5s", 10,
+	KEYR("delivery", "poll_interval", MC_CFG_DURATION, "1s", 10,
 	     3600 * MS, "look for due mail at least this often"),
 	KEYR("delivery", "retry_min", MC_CFG_DURATION, "5m", 1 * MS,
 	     86400 * MS, "first retry after a temporary failure"),
