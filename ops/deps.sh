@@ -15,7 +15,7 @@ PACKAGES=(
 	# dev stack and tests
 	postgresql-15 postgresql-client-15 redis-server redis-tools openssl
 	python3 python3-pytest python3-yaml python3-jsonschema curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync
-	fetchmail unbound
+	fetchmail unbound ldnsutils
 )
 
 missing=()

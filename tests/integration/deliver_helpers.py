@@ -73,8 +73,9 @@ class World:
         e.update({f"MAILCORE_DELIVERY_{k.upper()}": str(v) for k, v in kw.items()})
         return e
 
-    def deliverd(self, **kw):
-        return self.daemon("mc-deliverd", env=self.env(**kw))
+    def deliverd(self, env=None, **kw):
+        """mc-deliverd with [delivery] KEY=VALUE settings and extra env."""
+        return self.daemon("mc-deliverd", env=dict(self.env(**kw), **(env or {})))
 
     def submit(self, rcpts, subject="hello", body="Hello there.\r\n", sender=None,
                options=(), rcpt_options=()):

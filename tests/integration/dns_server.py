@@ -158,6 +158,30 @@ def values(answers, qtype):
     return [v for _, rtype, v in answers if rtype == t]
 
 
+def sign_zone(directory, name, records):
+    """Writes zone name (SOA, NS and the record lines given) and signs it
+    with ldns-signzone (ECDSA P-256 KSK and ZSK, NSEC); returns the signed
+    zone file and the KSK's DS record line (the trust anchor)."""
+    zone = name.rstrip(".") + "."
+    path = os.path.join(directory, zone + "zone")
+    with open(path, "w") as f:
+        f.write("$ORIGIN %s\n$TTL 300\n" % zone)
+        f.write("@ IN SOA ns.%s admin.%s 1 3600 600 86400 300\n" % (zone, zone))
+        f.write("@ IN NS ns.%s\nns.%s IN A 127.0.0.1\n" % (zone, zone))
+        f.writelines(line + "\n" for line in records)
+
+    def keygen(*args):
+        return subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", *args, zone],
+                              cwd=directory, check=True, capture_output=True,
+                              text=True).stdout.strip()
+    ksk, zsk = keygen("-k"), keygen()
+    subprocess.run(["ldns-signzone", path, ksk, zsk], cwd=directory, check=True,
+                   capture_output=True)
+    with open(os.path.join(directory, ksk + ".ds")) as f:
+        ds = "".join(line for line in f if not line.startswith(";"))
+    return path + ".signed", ds
+
+
 def zone_of(owner):
     """The default zone of an owner name: its last two labels."""
     labels = [l for l in owner.rstrip(".").split(".") if l]
@@ -167,13 +191,20 @@ def zone_of(owner):
 class DnsServer:
     """unbound serving records (zone-file lines) on 127.0.0.1:.port."""
 
-    def __init__(self, tmpdir, records=(), zones=None, port=None):
+    def __init__(self, tmpdir, records=(), zones=None, port=None, signed=None):
         if not available():
             raise RuntimeError(UNBOUND + " is not installed")
         self.dir = os.path.join(tmpdir, "dns-%d" % os.getpid())
         os.makedirs(self.dir, exist_ok=True)
         self.records = []
         self.zones = {}
+        # DNSSEC-signed zones served from zone files (auth-zone), and the
+        # trust anchor (DS records) a validating resolver needs for them
+        self.signed = {name.rstrip(".") + ".": sign_zone(self.dir, name, recs)
+                       for name, recs in (signed or {}).items()}
+        self.trust_anchor = os.path.join(self.dir, "trust-anchor.ds")
+        with open(self.trust_anchor, "w") as f:
+            f.writelines(ds for _, ds in self.signed.values())
         self.port = port or free_port()
         self.upstream = "127.0.0.1:%d" % self.port
         self.proc = None
@@ -210,6 +241,12 @@ class DnsServer:
             lines.append(' local-zone: "%s" %s' % (name, kind))
         for rec in self.records:
             lines.append(" local-data: '%s'" % rec)
+        for name in sorted(self.signed):
+            lines.append(' local-zone: "%s" transparent' % name)
+        for name, (zonefile, _) in sorted(self.signed.items()):
+            lines += ["auth-zone:", ' name: "%s"' % name,
+                      ' zonefile: "%s"' % zonefile, " for-downstream: yes",
+                      " for-upstream: no", " fallback-enabled: no"]
         lines += ["remote-control:", " control-enable: no", ""]
         return "\n".join(lines)
 

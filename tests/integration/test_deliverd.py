@@ -4,8 +4,10 @@ loopback serves the test zones ([dns] upstream), whose MX records point at
 [delivery] port. Mail enters through the real mc-smtpd (alice submits with
 AUTH), leaves through mc-deliverd, and what the sinks receive, what the
 queue keeps and the DSNs that reach alice's INBOX are checked."""
+import hashlib
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
@@ -16,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import ports
 from deliver_helpers import (World, dsns, entry_gone, rcpts, recipient_rows,  # noqa: F401
                              report_fields, unfold, verify_dkim, world)
+from dns_server import DnsServer
 from smtp_helpers import mailbox, wait_until
 
 
@@ -319,6 +322,46 @@ def test_mta_sts_enforce_refuses_a_non_matching_mx(world, stack, uniq, tmp_path)
             [["enforce", f"good.{world.remote}"]]
     finally:
         policy.stop()
+
+
+def spki_sha256(pem):
+    """The hex SHA-256 of a certificate's public key (TLSA 3 1 1)."""
+    pub = subprocess.run(["openssl", "x509", "-in", pem, "-pubkey", "-noout"],
+                         check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                         check=True, capture_output=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_dane_checks_the_mx_certificate_against_signed_tlsa(world, stack, uniq, tmp_path):
+    """A DNSSEC-signed zone (ldns-signzone, served by unbound) with TLSA
+    records, validated by mc-deliverd's resolver from [dns] trust_anchor:
+    the MX whose certificate matches gets the mail over TLS, the one whose
+    TLSA record does not match gets none (RFC 7672)."""
+    zone = f"d-{uniq}.test"
+    good_pem, good_key = make_cert(stack, tmp_path, f"mx1.{zone}")
+    bad_pem, bad_key = make_cert(stack, tmp_path, f"mx2.{zone}")
+    good = world.sink(host="127.0.0.6", tls_cert=good_pem, tls_key=good_key)
+    bad = world.sink(host="127.0.0.7", tls_cert=bad_pem, tls_key=bad_key)
+    p = world.port
+    signed = {zone: [f"good.{zone}. MX 10 mx1.{zone}.", f"mx1.{zone}. A 127.0.0.6",
+                     f"_{p}._tcp.mx1.{zone}. TLSA 3 1 1 {spki_sha256(good_pem)}",
+                     f"bad.{zone}. MX 10 mx2.{zone}.", f"mx2.{zone}. A 127.0.0.7",
+                     f"_{p}._tcp.mx2.{zone}. TLSA 3 1 1 {'ab' * 32}"]}
+    world.dns = DnsServer(str(tmp_path), world.records, signed=signed)
+    anchor = str(tmp_path / "anchor.ds")
+    shutil.copy(world.dns.trust_anchor, anchor)
+    d = world.deliverd(env={"MAILCORE_DNS_TRUST_ANCHOR": anchor})
+    ok_qid = world.submit([f"olga@good.{zone}"], subject=f"dane-ok-{uniq}")
+    bad_qid = world.submit([f"paul@bad.{zone}"], subject=f"dane-bad-{uniq}")
+    [m] = good.wait(1, timeout=15)
+    assert m["tls"]
+    assert wait_until(lambda: entry_gone(stack, ok_qid), 5)
+    assert wait_until(lambda: recipient_rows(stack, bad_qid)[0][1] == "deferred", 10)
+    [[_, _, _, err]] = recipient_rows(stack, bad_qid)
+    assert "mx2." in err and ("TLSA" in err or "DANE" in err or "certificate" in err), err
+    assert bad.messages == []
+    assert "status=sent" in d.output()
 
 
 # -- sharing the queue, crashes --------------------------------------------------
