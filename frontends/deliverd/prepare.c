@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deliverd.h"
 #include "mailcore/mc-pg.h"
@@ -166,8 +167,28 @@ static const char *header_from_domain(struct mc_pg *pg, struct mc_pool *pool,
 	return dom;
 }
 
+/* Forwarded mail (From and sender foreign): the keys of the domain that
+ * forwarded it, the one of the original recipient (ORCPT, which smtpd
+ * sets for expansions). */
+static int forwarder_keys(struct mc_pg *pg, struct mc_pool *pool,
+			  struct job_plan *plan, struct mc_error *err)
+{
+	for (size_t i = 0; i < plan->job->rcpts_count && plan->keys_count == 0;
+	     i++) {
+		const char *o = plan->job->rcpts[i].orcpt;
+		if (o == NULL || strncasecmp(o, "rfc822;", 7) != 0)
+			continue;
+		const char *dom = domain_of(pool, o + 7);
+		if (dom != NULL && domain_keys(pg, pool, plan->job->tenant_id,
+					       dom, plan, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Signing keys: those of the From domain, else of the envelope sender's
- * domain, when it is one of the sending tenant's domains. */
+ * domain, else of the forwarding domain, when it is one of the sending
+ * tenant's domains. */
 static int plan_keys(struct deliverd *d, struct mc_pg *pg,
 		     struct mc_pool *pool, struct job_plan *plan,
 		     const char *sender_domain, struct mc_error *err)
@@ -180,11 +201,12 @@ static int plan_keys(struct deliverd *d, struct mc_pg *pg,
 	if (from != NULL &&
 	    domain_keys(pg, pool, plan->job->tenant_id, from, plan, err) < 0)
 		return -1;
-	if (plan->keys_count > 0 || sender_domain == NULL ||
-	    (from != NULL && strcmp(from, sender_domain) == 0))
-		return 0;
-	return domain_keys(pg, pool, plan->job->tenant_id, sender_domain, plan,
-			   err);
+	if (plan->keys_count == 0 && sender_domain != NULL &&
+	    (from == NULL || strcmp(from, sender_domain) != 0) &&
+	    domain_keys(pg, pool, plan->job->tenant_id, sender_domain, plan,
+			err) < 0)
+		return -1;
+	return forwarder_keys(pg, pool, plan, err);
 }
 
 /* The cached MTA-STS policy of b's domain, if any. */

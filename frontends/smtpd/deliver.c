@@ -33,6 +33,17 @@ static bool has_remote(const struct mc_store_remote *r, size_t n,
 	return false;
 }
 
+/* The ORCPT of a target: the client's, else for an expansion (alias,
+ * forward) the address the client gave, as RFC 3461 4.2 allows; DSNs
+ * then name it, and deliverd signs forwarded mail for its domain. */
+static const char *orcpt_of(struct mc_pool *pool, const char *address,
+			    const struct rcpt *from)
+{
+	if (from->orcpt != NULL || strcmp(address, from->address) == 0)
+		return from->orcpt;
+	return mc_psprintf(pool, "rfc822;%s", from->address);
+}
+
 /* Adds a remote recipient unless present. */
 static void add_remote(struct mc_store_delivery *d, struct mc_store_remote *r,
 		       int64_t tenant, const char *address,
@@ -43,7 +54,7 @@ static void add_remote(struct mc_store_delivery *d, struct mc_store_remote *r,
 	r[d->remote_count++] = (struct mc_store_remote){
 		.tenant_id = tenant,
 		.address = address,
-		.orcpt = from->orcpt,
+		.orcpt = orcpt_of(from->pool, address, from),
 		.notify = from->notify,
 	};
 }

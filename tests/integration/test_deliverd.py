@@ -19,7 +19,7 @@ import ports
 from deliver_helpers import (World, dsns, entry_gone, rcpts, recipient_rows,  # noqa: F401
                              report_fields, unfold, verify_dkim, world)
 from dns_server import DnsServer
-from smtp_helpers import mailbox, wait_until
+from smtp_helpers import mailbox, ok, send, wait_until
 
 
 # -- delivery and signatures ---------------------------------------------------
@@ -48,6 +48,29 @@ def test_delivers_to_mx_signed_with_both_keys(stack, mailctl, daemon, uniq, tmp_
         assert f"Subject: signed-{uniq}".encode() in data
     finally:
         w.stop()
+
+
+def test_forwarded_mail_is_signed_for_the_forwarding_domain(world, stack, mailctl,
+                                                         tmp_path, uniq):
+    """Mail from outside to a user who forwards elsewhere leaves signed
+    with the forwarding user's domain key; the DSN names the address the
+    sender used (ORCPT set for the expansion)."""
+    sink = world.sink()
+    world.start_dns()
+    world.deliverd()
+    fwd = world.tenant.user("fwd")
+    target = f"quinn@{world.remote}"
+    ok(mailctl("user", "set", fwd, "--forward", target, "--keep-copy", "no"))
+    data = (f"From: Outsider <out@elsewhere.example>\r\nTo: {fwd}\r\n"
+            f"Subject: forwarded-{uniq}\r\n\r\nHello there.\r\n").encode()
+    send(stack, "out@elsewhere.example", [fwd], data)
+    [m] = sink.wait(1, timeout=15)
+    assert rcpts(m) == [target]
+    assert m["mail_from"] == "out@elsewhere.example"
+    assert m["rcpts"][0]["params"]["ORCPT"].lower() == f"rfc822;{fwd}"
+    assert re.search(rb"d=" + re.escape(world.tenant.domain.encode()) + rb";", m["data"])
+    r = verify_dkim(mailctl, world.env(), m["data"], tmp_path)
+    assert r.returncode == 0 and "result=pass" in r.stdout, r.stdout + r.stderr
 
 
 def test_tampered_message_fails_verification(world, mailctl, tmp_path, uniq):
