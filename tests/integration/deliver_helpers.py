@@ -144,14 +144,23 @@ def unfold(value):
 
 
 def report_fields(msg):
-    """The per-recipient fields of a multipart/report (lower-case keys)."""
+    """The per-recipient fields of a multipart/report (lower-case keys);
+    message/global-delivery-status (RFC 6533, UTF-8 addresses) too."""
     assert msg.get_content_type() == "multipart/report", msg.get_content_type()
     assert msg.get_param("report-type") == "delivery-status"
-    parts = msg.get_payload()
-    assert parts[1].get_content_type() == "message/delivery-status"
-    blocks = parts[1].get_payload()
+    status = msg.get_payload()[1]
     fields = {}
-    for b in blocks[1:]:
+    if status.get_content_type() == "message/global-delivery-status":
+        # the part as sent: its header, the per-message fields, then a
+        # block per recipient
+        text = status.as_bytes().decode("utf-8", "replace")
+        for block in re.split(r"\r?\n\r?\n", unfold(text).strip())[2:]:
+            for line in block.splitlines():
+                k, _, v = line.partition(":")
+                fields[k.strip().lower()] = v.strip()
+        return fields
+    assert status.get_content_type() == "message/delivery-status"
+    for b in status.get_payload()[1:]:
         fields.update({k.lower(): v for k, v in b.items()})
     return fields
 

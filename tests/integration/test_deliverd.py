@@ -134,6 +134,28 @@ def test_bounce_after_5xx_with_dsn(world, stack, uniq):
     assert wait_until(lambda: entry_gone(stack, qid), 5)
 
 
+def test_smtputf8_to_a_server_without_it_bounces_with_5_6_7(world, stack, uniq):
+    """RFC 6531 3.4: a message that needs SMTPUTF8 is not downgraded: a
+    next hop without the extension makes it fail cleanly, with a DSN; a
+    next hop with it gets SMTPUTF8 on MAIL."""
+    old = world.sink(ehlo=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"))
+    world.start_dns([f"u8-{uniq}.test. MX 10 mx.u8-{uniq}.test.",
+                     f"mx.u8-{uniq}.test. A 127.0.0.8"])
+    new = world.sink(host="127.0.0.8")
+    world.deliverd()
+    world.submit([f"jörg@{world.remote}"], subject=f"utf8-{uniq}", options=("SMTPUTF8",))
+    [dsn] = dsns(stack, world.alice)
+    f = report_fields(dsn)
+    assert f.get("action") == "failed" and f.get("status") == "5.6.7", f
+    assert old.messages == []
+    returned = dsn.get_payload()[2].as_bytes()
+    assert f"for <jörg@{world.remote}>".encode() in returned, returned[:400]
+    world.submit([f"jörg@u8-{uniq}.test"], subject=f"utf8b-{uniq}", options=("SMTPUTF8",))
+    [m] = new.wait(1, timeout=15)
+    assert "SMTPUTF8" in m["mail_params"]
+    assert rcpts(m) == [f"jörg@u8-{uniq}.test"]
+
+
 def test_expired_mail_bounces_with_4_4_7(world, stack, uniq):
     world.sink(tempfail_all=True)
     world.start_dns()

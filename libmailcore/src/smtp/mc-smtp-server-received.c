@@ -20,6 +20,22 @@ static void append_safe(struct mc_buf *out, const char *s, bool comment)
 	}
 }
 
+/* The "for" address: in an SMTPUTF8 transaction its UTF-8 (checked by
+ * the path parser) is kept, as RFC 6532 header fields allow. */
+static void append_rcpt(const struct mc_smtp_server *s, struct mc_buf *out,
+			const char *rcpt)
+{
+	if (!s->trans_utf8) {
+		append_safe(out, rcpt, false);
+		return;
+	}
+	for (const char *p = rcpt; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c >= 0x80 || (c >= 0x21 && c <= 0x7e && c != ';'))
+			mc_buf_append_c(out, (char)c);
+	}
+}
+
 /* The "with" protocol name: SMTP, ESMTP[S][A], UTF8SMTP[S][A]. */
 static void append_protocol(const struct mc_smtp_server *s, struct mc_buf *out)
 {
@@ -99,7 +115,7 @@ void mc_smtp_server_received_header(
 	}
 	if (info->for_rcpt != NULL) {
 		mc_buf_append_str(out, "\r\n\tfor <");
-		append_safe(out, info->for_rcpt, false);
+		append_rcpt(s, out, info->for_rcpt);
 		mc_buf_append_c(out, '>');
 	}
 	mc_buf_append_str(out, "; ");
