@@ -60,6 +60,7 @@ struct deliverd {
 	/* scheduler state (loop only) */
 	struct event *timer;
 	bool claiming, stopping;
+	unsigned claim_backoff_ms; /* > 0 while claims fail */
 	unsigned active; /* batches in flight */
 	struct dest *dests;
 	struct batch *waiting; /* claimed, waiting for a destination slot */

@@ -16,6 +16,9 @@ struct dest {
 	unsigned active;
 };
 
+/* The longest wait between claims while they fail. */
+#define CLAIM_BACKOFF_MAX_MS 30000u
+
 static void claim_soon(struct deliverd *d, unsigned ms);
 
 /* The destination named key, created on first use. */
@@ -65,7 +68,7 @@ static void finished(void *ctx)
 			       b->key, b->err.msg);
 	d->active--;
 	batch_free(b);
-	claim_soon(d, 0);
+	claim_soon(d, d->claim_backoff_ms);
 }
 
 /* Hands b to a service worker to record its outcome. */
@@ -149,16 +152,35 @@ static size_t waiting_count(const struct deliverd *d)
 	return n;
 }
 
+/* Backs off while claims fail (the database is down), logging once when
+ * that starts and once when it ends. */
+static void note_claim(struct deliverd *d, const struct mc_error *err)
+{
+	if (err->cls == MC_ERR_NONE) {
+		if (d->claim_backoff_ms > 0)
+			mc_log_notice("queue: claiming works again");
+		d->claim_backoff_ms = 0;
+		return;
+	}
+	if (d->claim_backoff_ms == 0)
+		mc_log_warning("queue: cannot claim mail (retrying, backing off "
+			       "up to %u s): %s",
+			       CLAIM_BACKOFF_MAX_MS / 1000, err->msg);
+	unsigned next = d->claim_backoff_ms > 0 ? d->claim_backoff_ms * 2
+						: d->poll_ms * 2;
+	d->claim_backoff_ms = next < CLAIM_BACKOFF_MAX_MS ? next
+							  : CLAIM_BACKOFF_MAX_MS;
+}
+
 /* The service workers' completion of prepare_claim. */
 static void claimed(void *ctx)
 {
 	struct claim_run *run = ctx;
 	struct deliverd *d = run->d;
 	d->claiming = false;
-	if (run->err.cls != MC_ERR_NONE)
-		mc_log_warning("queue: cannot claim mail: %s", run->err.msg);
+	note_claim(d, &run->err);
 	enqueue(d, run->batches);
-	bool more = run->count >= d->claim.max;
+	bool more = run->count >= d->claim.max && d->claim_backoff_ms == 0;
 	free(run);
 	start_waiting(d);
 	if (more)
@@ -191,7 +213,7 @@ static void on_timer(evutil_socket_t fd, short what, void *ctx)
 	(void)what;
 	struct deliverd *d = ctx;
 	claim(d);
-	claim_soon(d, d->poll_ms);
+	claim_soon(d, d->claim_backoff_ms > 0 ? d->claim_backoff_ms : d->poll_ms);
 }
 
 /* (Re)arms the timer to fire in ms. */

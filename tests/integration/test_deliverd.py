@@ -450,3 +450,34 @@ def test_killed_mid_delivery_loses_nothing(world, stack, uniq):
                               if f"crash-{uniq}".encode() in m["data"]], 20)
     assert got
     assert wait_until(lambda: entry_gone(stack, qid), 5)
+
+
+def test_database_outage_mid_delivery_is_no_bounce_and_no_crash(world, stack, uniq):
+    """PostgreSQL goes away while a message is on the wire: the outcome
+    cannot be recorded, mc-deliverd keeps running, reconnects when the
+    database is back, and the mail is delivered (possibly twice, never
+    bounced, never lost)."""
+    from test_smtpd_outage import restore, stop
+    release = threading.Event()
+
+    def script(stage, arg, session):
+        if stage in ("data", "bdat"):
+            release.wait(20)
+        return None
+    sink = world.sink(script=script)
+    world.start_dns()
+    d = world.deliverd(lease="2s")
+    qid = world.submit([f"rita@{world.remote}"], subject=f"outage-{uniq}")
+    assert wait_until(lambda: sink.connections >= 1, 10)
+    try:
+        stop(os.path.join(stack.state, "pg", "data", "postmaster.pid"), signal.SIGINT)
+        release.set()
+        sink.wait(1, timeout=15)
+        time.sleep(1.5)
+        assert d.proc.poll() is None, d.output()
+    finally:
+        restore(stack)
+    assert wait_until(lambda: entry_gone(stack, qid), 20), d.output()[-2000:]
+    assert d.proc.poll() is None
+    assert mailbox(stack, world.alice) == []
+    assert "status=bounced" not in d.output()
