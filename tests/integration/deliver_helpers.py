@@ -45,6 +45,7 @@ class World:
         self.remote = f"r-{uniq}.test"
         self.port = ports.free_port()
         self.sinks = []
+        self.agents = []
         self.records = [f"{self.remote}. MX 10 mx1.{self.remote}.",
                         f"mx1.{self.remote}. A 127.0.0.2"]
         self.records += dkim_txt(stack, self.tenant.domain)
@@ -75,7 +76,9 @@ class World:
 
     def deliverd(self, env=None, **kw):
         """mc-deliverd with [delivery] KEY=VALUE settings and extra env."""
-        return self.daemon("mc-deliverd", env=dict(self.env(**kw), **(env or {})))
+        d = self.daemon("mc-deliverd", env=dict(self.env(**kw), **(env or {})))
+        self.agents.append(d)
+        return d
 
     def submit(self, rcpts, subject="hello", body="Hello there.\r\n", sender=None,
                options=(), rcpt_options=()):
@@ -101,10 +104,21 @@ class World:
         return text.decode().split()[-1]
 
     def stop(self):
-        for s in self.sinks:
-            s.stop()
-        if self.dns:
-            self.dns.stop()
+        """Stops the agents still running (each must exit 0 without a
+        sanitizer report: CI runs these under ASan), then sinks and DNS."""
+        try:
+            for d in self.agents:
+                if d.proc.poll() is None:
+                    rc, out = d.stop(), d.output()
+                    assert "Sanitizer" not in out and "runtime error:" not in out, \
+                        out[-5000:]
+                    assert rc == 0, (rc, out[-3000:])
+        finally:
+            self.agents = []
+            for s in self.sinks:
+                s.stop()
+            if self.dns:
+                self.dns.stop()
 
 
 @pytest.fixture
