@@ -109,12 +109,18 @@ struct batch {
 	struct route route; /* host NULL: MX delivery */
 	struct sts_policy sts;
 	bool notify_only; /* MC_QUEUE_NOTIFY jobs: no transfer */
+	double claimed_at; /* monotonic seconds: work stops at half the lease */
 	struct mc_error err;
 };
 
 /* main.c: "none|opportunistic|required|verify" to the client's mode
  * (opportunistic for anything else). */
 enum mc_smtp_tls_mode deliverd_tls_mode(const char *s);
+/* Monotonic seconds. */
+double deliverd_now(void);
+/* True when b's claims are too old to start more work on: past half the
+ * lease, so another agent never claims what we are still sending. */
+bool batch_stale(const struct batch *b);
 
 /* schedule.c */
 int schedule_start(struct deliverd *d);

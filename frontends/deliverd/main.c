@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deliverd.h"
@@ -27,6 +28,18 @@ enum mc_smtp_tls_mode deliverd_tls_mode(const char *s)
 	if (strcmp(s, "verify") == 0)
 		return MC_SMTP_TLS_VERIFY;
 	return MC_SMTP_TLS_OPPORTUNISTIC;
+}
+
+double deliverd_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool batch_stale(const struct batch *b)
+{
+	return deliverd_now() - b->claimed_at > b->d->claim.lease_s / 2.0;
 }
 
 /* A duration key in whole seconds. */

@@ -124,6 +124,11 @@ static void start_waiting(struct deliverd *d)
 	struct batch **pp = &d->waiting;
 	while (*pp != NULL && !d->stopping) {
 		struct batch *b = *pp;
+		if (batch_stale(b)) { /* its claims lapse: claimed again later */
+			*pp = b->next;
+			batch_free(b);
+			continue;
+		}
 		if (!has_slot(d, b)) {
 			pp = &b->next;
 			continue;
@@ -137,6 +142,9 @@ static void start_waiting(struct deliverd *d)
 /* Appends the claimed batches to the waiting list. */
 static void enqueue(struct deliverd *d, struct batch *list)
 {
+	double now = deliverd_now();
+	for (struct batch *b = list; b != NULL; b = b->next)
+		b->claimed_at = now;
 	struct batch **tail = &d->waiting;
 	while (*tail != NULL)
 		tail = &(*tail)->next;

@@ -249,6 +249,20 @@ static int send_one(struct batch *b, struct mc_smtp_client *c,
 	return rc;
 }
 
+/* Gives the undecided recipients back untried (their claims are near
+ * their end). */
+static void release_rest(struct batch *b)
+{
+	for (size_t j = 0; j < b->count; j++) {
+		struct job_plan *p = &b->plans[j];
+		for (size_t i = 0; i < p->job->rcpts_count; i++) {
+			if (!decided(p, i))
+				plan_set(p, i, MC_QUEUE_RELEASE, NULL, NULL,
+					 NULL);
+		}
+	}
+}
+
 /* Sends every undecided job of b over c. */
 static void send_batch(struct batch *b, struct mc_smtp_client *c,
 		       struct body *bodies, struct attempt *a,
@@ -256,6 +270,10 @@ static void send_batch(struct batch *b, struct mc_smtp_client *c,
 {
 	a->peer_dsn = mc_smtp_client_has(c, "DSN");
 	for (size_t j = 0; j < b->count; j++) {
+		if (batch_stale(b)) {
+			release_rest(b);
+			return;
+		}
 		if (j > 0 && mc_smtp_client_reset(c) < 0)
 			return;
 		if (send_one(b, c, &b->plans[j], &bodies[j], a, host) < 0)
@@ -332,7 +350,7 @@ static void try_target(struct batch *b, const struct target *t,
 			 found < 0 ? err.msg : "host has no address");
 		return;
 	}
-	for (size_t i = 0; i < n && pending(b); i++) {
+	for (size_t i = 0; i < n && pending(b) && !batch_stale(b); i++) {
 		char ip[MC_ADDR_STR_MAX];
 		snprintf(a->where, sizeof(a->where), "%.250s[%s]", t->host,
 			 mc_addr_ip_str(&addrs[i], ip));
@@ -496,6 +514,8 @@ void transfer_batch(struct mc_worker *worker, void *ctx)
 		deliver_relay(b, bodies, &a);
 	else
 		deliver_mx(b, bodies, &a);
+	if (batch_stale(b))
+		release_rest(b);
 	if (pending(b))
 		defer_rest(b, &a);
 	for (size_t j = 0; j < b->count; j++) {
