@@ -145,6 +145,12 @@ const struct mc_api_route mc_api_routes[] = {
 	{"POST", Q "/release", "queue.release", 200, AC, 0, NULL, NULL},
 	{"POST", Q "/retry", "queue.retry", 200, AC, 0, NULL, NULL},
 	{"DELETE", Q, "queue.delete", 204, LS, 0, NULL, NULL},
+
+	/* smarthost routes of mc-deliverd (the provider only) */
+	{"GET", "/api/v1/relay-routes", "relay.list", 200, LS, 0, NULL, NULL},
+	{"POST", "/api/v1/relay-routes", "relay.create", 201, 0, 0, NULL, NULL},
+	{"DELETE", "/api/v1/relay-routes/{id}", "relay.delete", 204, 0, 0, NULL,
+	 NULL},
 	{0},
 };
 

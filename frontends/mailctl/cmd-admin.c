@@ -1,4 +1,4 @@
-/* mailctl op, token, reseller, department, dkim, dns, audit, maintain:
+/* mailctl op, token, reseller, department, dkim, dns, audit, relay, maintain:
  * the administrative operations of tenants/ (mc-admin.h) from the
  * provider's shell, as the provider ("mailctl (<unix user>)" in the audit
  * log). `mailctl op NAME ARGS` calls any operation by name with a JSON
@@ -199,6 +199,7 @@ enum {
 	O_FILTER,
 	O_IFV,
 	O_SETLIMIT,
+	O_QLIFE,
 };
 
 static const struct option op_opts[] = {
@@ -447,7 +448,31 @@ static const struct option simple_opts[] = {
 	{"max", required_argument, NULL, 'm'},
 	{"action", required_argument, NULL, 'A'},
 	{"target", required_argument, NULL, 'g'},
+	{"queue-lifetime", required_argument, NULL, O_QLIFE},
 	{0}};
+
+/* --queue-lifetime DURATION ("2d", "36h", a bare number is seconds) or
+ * "default" (the server's lifetime): the body's queue_lifetime. */
+static int set_lifetime(struct call *k, const char *arg)
+{
+	uint64_t ms;
+
+	if (k->body == NULL)
+		k->body = json_object();
+	if (strcmp(arg, "default") == 0) {
+		json_object_set_new(k->body, "queue_lifetime", json_null());
+		return 0;
+	}
+	if (!mc_str_parse_duration_ms(arg, &ms) || ms < 1000 || ms % 1000 ||
+	    ms / 1000 > INT64_MAX)
+		return mailctl_usage(NULL,
+				     "bad --queue-lifetime \"%s\": use whole "
+				     "seconds, e.g. 2d, 36h, 90m, or default",
+				     arg);
+	json_object_set_new(k->body, "queue_lifetime",
+			    json_integer((json_int_t)(ms / 1000)));
+	return 0;
+}
 
 /* One option of a shorthand verb into the call. */
 static int simple_option(struct call *k, int opt, const char *arg)
@@ -456,6 +481,8 @@ static int simple_option(struct call *k, int opt, const char *arg)
 	switch (opt) {
 	case O_SETLIMIT:
 		return add_limit(k, arg);
+	case O_QLIFE:
+		return set_lifetime(k, arg);
 	case 'p':
 		if (mc_str_to_u64(arg, &v) && v > 0 && v <= INT64_MAX) {
 			if (k->body == NULL)
@@ -557,6 +584,8 @@ static const struct {
 	{"token", "revoke", "token.delete", 1, NULL},
 	{"binding", "list", "binding.list", 0, NULL},
 	{"audit", "list", "audit.list", 0, NULL},
+	{"relay", "list", "relay.list", 0, NULL},
+	{"relay", "remove", "relay.delete", 1, NULL},
 };
 
 /* Finds the shorthand of argv[0] (the verb) in group. */
@@ -635,6 +664,102 @@ static int user_import(struct mailctl *ctl, int argc, char **argv)
 	return finish(ctl, &k);
 }
 
+static const struct option relay_opts[] = {
+	{"tenant", required_argument, NULL, 'T'},
+	{"match", required_argument, NULL, 'm'},
+	{"host", required_argument, NULL, 'h'},
+	{"port", required_argument, NULL, 'p'},
+	{"user", required_argument, NULL, 'u'},
+	{"password-stdin", no_argument, NULL, 'w'},
+	{"tls", required_argument, NULL, 't'},
+	{"priority", required_argument, NULL, 'P'},
+	{0}};
+
+/* An integer option of relay add into the body (the operation checks
+ * the range). */
+static int body_int(struct call *k, const char *key, const char *arg)
+{
+	bool neg = arg[0] == '-';
+	int64_t v;
+
+	if (!mc_str_to_i64(arg + neg, &v))
+		return mailctl_usage(NULL, "bad --%s \"%s\": not a number", key,
+				     arg);
+	if (neg)
+		v = -v;
+	if (k->body == NULL)
+		k->body = json_object();
+	json_object_set_new(k->body, key, json_integer((json_int_t)v));
+	return 0;
+}
+
+/* One option of relay add; *stdin_r: read the password from stdin. */
+static int relay_option(struct call *k, int opt, const char *arg, bool *stdin_r)
+{
+	static const char *const keys[] = {['T'] = "tenant",
+					   ['m'] = "match",
+					   ['h'] = "host",
+					   ['u'] = "auth_user",
+					   ['t'] = "tls"};
+	switch (opt) {
+	case 'T':
+	case 'm':
+	case 'h':
+	case 'u':
+	case 't':
+		body_str(k, keys[opt], arg);
+		return 0;
+	case 'p':
+		return body_int(k, "port", arg);
+	case 'P':
+		return body_int(k, "priority", arg);
+	case 'w':
+		*stdin_r = true;
+		return 0;
+	}
+	return mailctl_usage(NULL, "unknown option; see mailctl -h");
+}
+
+/* The password of relay add from one line of stdin into the body. */
+static int relay_password(struct call *k)
+{
+	char *pw = mailctl_read_password(NULL, true);
+
+	if (pw == NULL)
+		return EXIT_USAGE;
+	body_str(k, "auth_password", pw);
+	mc_secure_zero(pw, strlen(pw));
+	free(pw);
+	return 0;
+}
+
+/* relay add KIND [--tenant T] [--match DOMAIN] --host H [--port P]
+ * [--user U --password-stdin] [--tls MODE] [--priority N]: prints the
+ * new route (without the password). */
+static int relay_add(struct mailctl *ctl, int argc, char **argv)
+{
+	struct call k = {.op = "relay.create", .c.if_version = -1};
+	bool from_stdin = false;
+	int opt, rc = 0;
+
+	optind = 0;
+	while (rc == 0 &&
+	       (opt = getopt_long(argc, argv, "", relay_opts, NULL)) != -1)
+		rc = relay_option(&k, opt, optarg, &from_stdin);
+	if (rc == 0 && argc - optind != 1)
+		rc = mailctl_usage(NULL, "expected one KIND: all, tenant, "
+					 "sender_domain or recipient_domain");
+	if (rc == 0)
+		body_str(&k, "kind", argv[optind]);
+	if (rc == 0 && from_stdin)
+		rc = relay_password(&k);
+	if (rc != 0) {
+		call_free(&k);
+		return rc;
+	}
+	return finish(ctl, &k);
+}
+
 /* maintain: purges deleted users past 7 days, expires domains. */
 static int maintain(struct mailctl *ctl, int argc, char **argv)
 {
@@ -683,7 +808,7 @@ const struct mailctl_cmd mailctl_admin_cmds[] = {
 	{"tenant", "show", "NAME", group_cmd},
 	{"tenant", "set",
 	 "NAME [--limit KEY=N]... [--status S] "
-	 "[--display-name X]",
+	 "[--display-name X] [--queue-lifetime DURATION|default]",
 	 group_cmd},
 	{"tenant", "usage", "NAME", group_cmd},
 	{"department", "add", "DOMAIN NAME [--parent ID]", group_cmd},
@@ -701,6 +826,13 @@ const struct mailctl_cmd mailctl_admin_cmds[] = {
 	{"dkim", "list", "DOMAIN", group_cmd},
 	{"dns", "records", "DOMAIN", group_cmd},
 	{"audit", "list", "[--action A] [--target T] [--max N]", group_cmd},
+	{"relay", "add",
+	 "all|tenant|sender_domain|recipient_domain [--tenant T] "
+	 "[--match DOMAIN] --host H [--port P] [--user U --password-stdin] "
+	 "[--tls none|opportunistic|required|verify] [--priority N]",
+	 relay_add},
+	{"relay", "list", "", group_cmd},
+	{"relay", "remove", "ID", group_cmd},
 	{"maintain", "", "", maintain},
 	{0},
 };

@@ -80,6 +80,9 @@ const struct mc_admin_op_def mc_admin_ops[] = {
 	{"queue.release", admin_queue_release},
 	{"queue.retry", admin_queue_retry},
 	{"queue.delete", admin_queue_delete},
+	{"relay.list", admin_relay_list},
+	{"relay.create", admin_relay_create},
+	{"relay.delete", admin_relay_delete},
 	{NULL, NULL},
 };
 

@@ -374,5 +374,8 @@ ADMIN_OP(admin_queue_hold);
 ADMIN_OP(admin_queue_release);
 ADMIN_OP(admin_queue_retry);
 ADMIN_OP(admin_queue_delete);
+ADMIN_OP(admin_relay_list);
+ADMIN_OP(admin_relay_create);
+ADMIN_OP(admin_relay_delete);
 
 #endif

@@ -1,7 +1,9 @@
 /* mc-admin-tenants: the tenant operations (list, create, get, update,
  * delete, usage). The provider or a reseller above a tenant creates,
  * deletes, limits and suspends it; its tenant admin reads it and may
- * change its display_name only. A tenant with domains cannot be deleted. */
+ * change its display_name only. A tenant with domains cannot be deleted.
+ * queue_lifetime: how long the tenant's outbound mail may wait (seconds;
+ * null = the server's [delivery] lifetime, which also caps it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +13,13 @@
 #include "mailcore/mc-str.h"
 #include "mc-admin-limits.h"
 
-#define DISPLAY_NAME_MAX 256
+#define DISPLAY_NAME_MAX   256
+#define QUEUE_LIFETIME_MAX (60 * 86400) /* seconds: 60 days */
 
+#define TENANT_LIFETIME "extract(epoch FROM t.queue_lifetime)::bigint"
 #define TENANT_COLS                                                            \
 	"t.id, t.name, t.display_name, r.name, t.status, t.imap_backend, "     \
-	"t.version, " ADMIN_TS("t.created_at")
+	"t.version, " ADMIN_TS("t.created_at") ", " TENANT_LIFETIME
 #define TENANT_FROM                                                            \
 	" FROM tenants t LEFT JOIN resellers r ON r.id = t.reseller_id "
 
@@ -30,6 +34,10 @@ static json_t *tenant_row(struct mc_admin *a, PGresult *res, int row,
 		"imap_backend", admin_col_json(res, row, 5), "version",
 		(json_int_t)admin_col_i64(res, row, 6), "created_at",
 		PQgetvalue(res, row, 7));
+	json_object_set_new(o, "queue_lifetime",
+			    PQgetisnull(res, row, 8)
+				    ? json_null()
+				    : json_integer(admin_col_i64(res, row, 8)));
 	if (admin_level_json_add(a, o, ADMIN_AT_TENANT,
 				 admin_col_i64(res, row, 0), err) < 0) {
 		json_decref(o);
@@ -63,6 +71,7 @@ struct tenant_in {
 	const char *name, *display_name, *reseller, *status, *imap_backend;
 	bool top;	    /* "reseller": null */
 	bool clear_backend; /* "imap_backend": null */
+	int64_t lifetime;   /* queue_lifetime: seconds, 0 = null, -1 unset */
 	struct admin_limits lim;
 };
 
@@ -96,6 +105,21 @@ static int read_status_backend(struct mc_admin *a, const json_t *body,
 		return -1;
 	}
 	return 0;
+}
+
+/* queue_lifetime: seconds (1..60 days) or null; absent leaves -1. */
+static int read_lifetime(struct mc_admin *a, const json_t *body,
+			 struct tenant_in *in, struct mc_error *err)
+{
+	in->lifetime = -1;
+	if (json_is_null(json_object_get(body, "queue_lifetime"))) {
+		in->lifetime = 0;
+		return 0;
+	}
+	return admin_get_int(a, body, "queue_lifetime", 1, QUEUE_LIFETIME_MAX,
+			     false, &in->lifetime, err) < 0
+		       ? -1
+		       : 0;
 }
 
 /* Reads the members shared by create and update. */
@@ -150,6 +174,11 @@ static json_t *changes_of(const struct tenant_in *in)
 					    : json_string(in->imap_backend));
 	if (lim != NULL)
 		json_object_set_new(ch, "limits", lim);
+	if (in->lifetime >= 0)
+		json_object_set_new(ch, "queue_lifetime",
+				    in->lifetime > 0
+					    ? json_integer(in->lifetime)
+					    : json_null());
 	return ch;
 }
 
@@ -203,7 +232,7 @@ static int create_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 
 ADMIN_OP(admin_tenant_create)
 {
-	struct tenant_op op = {.call = call};
+	struct tenant_op op = {.call = call, .in.lifetime = -1};
 
 	admin_op_begin(a, out_r);
 	if (read_create(a, call->body, &op.in, err) < 0)
@@ -247,7 +276,7 @@ static int check_update_role(struct mc_admin *a, const struct tenant_in *in,
 			     struct mc_error *err)
 {
 	bool more = in->status != NULL || in->imap_backend != NULL ||
-		    in->clear_backend ||
+		    in->clear_backend || in->lifetime >= 0 ||
 		    admin_limits_given(&in->lim, ADMIN_AT_TENANT);
 
 	if (admin_require(a, MC_ROLE_TENANT, "change tenants", err) < 0)
@@ -265,20 +294,25 @@ static int check_update_role(struct mc_admin *a, const struct tenant_in *in,
 static int update_row(struct mc_admin *a, int64_t id,
 		      const struct tenant_in *in, struct mc_error *err)
 {
-	char bufs[8][24], idbuf[24];
+	char bufs[8][24], idbuf[24], life[24];
 	const char *params[13] = {admin_id_text(id, idbuf), in->display_name,
 				  in->status};
 
 	admin_limits_params(&in->lim, bufs, params + 3);
 	params[11] = in->clear_backend ? "" : in->imap_backend;
+	params[12] =
+		in->lifetime >= 0 ? admin_id_text(in->lifetime, life) : NULL;
 	return admin_exec(a,
 			  "UPDATE tenants SET display_name = coalesce($2, "
 			  "display_name), status = coalesce($3, "
 			  "status), " ADMIN_LIMIT_SET
 			  ", imap_backend = CASE WHEN $12::text "
 			  "IS NULL THEN imap_backend ELSE nullif($12, '') END, "
+			  "queue_lifetime = CASE WHEN $13::bigint IS NULL THEN "
+			  "queue_lifetime WHEN $13::bigint = 0 THEN NULL ELSE "
+			  "make_interval(secs => $13::bigint) END, "
 			  "version = version + 1 WHERE id = $1",
-			  12, params, err) < 0
+			  13, params, err) < 0
 		       ? -1
 		       : 0;
 }
@@ -322,14 +356,16 @@ static int update_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 ADMIN_OP(admin_tenant_update)
 {
 	static const char *const allowed[] = {"display_name", "status",
-					      "imap_backend", "limits", NULL};
+					      "imap_backend", "limits",
+					      "queue_lifetime", NULL};
 	struct tenant_op op = {.call = call};
 
 	admin_op_begin(a, out_r);
 	if (admin_need_args(call, 1, err) < 0 ||
 	    admin_body_check(a, call->body, allowed, true, err) < 0 ||
 	    read_common(a, call->body, &op.in, err) < 0 ||
-	    read_status_backend(a, call->body, &op.in, err) < 0)
+	    read_status_backend(a, call->body, &op.in, err) < 0 ||
+	    read_lifetime(a, call->body, &op.in, err) < 0)
 		return -1;
 	return admin_run(a, update_txn, &op, &op.out, out_r, err);
 }
@@ -372,8 +408,10 @@ static int delete_txn(struct mc_admin *a, void *ctx, struct mc_error *err)
 	    admin_audit(a, &p, "tenant.delete", p.tenant, NULL, err) < 0)
 		return -1;
 	params[0] = admin_id_text(p.tenant_id, idbuf);
-	if (admin_exec(a, "DELETE FROM tenants WHERE id = $1", 1, params, err) <
-	    0)
+	if (admin_exec(a, "DELETE FROM relay_routes WHERE tenant_id = $1", 1,
+		       params, err) < 0 ||
+	    admin_exec(a, "DELETE FROM tenants WHERE id = $1", 1, params, err) <
+		    0)
 		return -1;
 	a->dirty = true;
 	return 0;

@@ -214,6 +214,8 @@ int mc_admin_registration_throttle(struct mc_redis *redis,
  *   queue.list (all visible), queue.list_tenant [tenant],
  *     queue.list_domain [domain], queue.show/.hold/.release/.retry/.delete
  *     [queue_id]   (mc-queue.h in the actor's scope; domain admin and up)
+ *   relay.list/.create, relay.delete [id]   (smarthost routes of
+ *     mc-deliverd; the provider only)
  *   registration.create [domain]   (the anonymous actor only, see above) */
 
 #endif
