@@ -20,6 +20,7 @@ struct dest {
 #define CLAIM_BACKOFF_MAX_MS 30000u
 
 static void claim_soon(struct deliverd *d, unsigned ms);
+static void start_waiting(struct deliverd *d);
 
 /* The destination named key, created on first use. */
 static struct dest *dest_get(struct deliverd *d, const char *key)
@@ -68,6 +69,7 @@ static void finished(void *ctx)
 			       b->key, b->err.msg);
 	d->active--;
 	batch_free(b);
+	start_waiting(d); /* a slot is free */
 	claim_soon(d, d->claim_backoff_ms);
 }
 
@@ -220,6 +222,7 @@ static void on_timer(evutil_socket_t fd, short what, void *ctx)
 	(void)fd;
 	(void)what;
 	struct deliverd *d = ctx;
+	start_waiting(d);
 	claim(d);
 	claim_soon(d, d->claim_backoff_ms > 0 ? d->claim_backoff_ms : d->poll_ms);
 }

@@ -427,6 +427,22 @@ def test_two_deliverd_processes_deliver_each_message_once(world, stack, uniq):
     assert wait_until(lambda: all(entry_gone(stack, q) for q in qids), 5)
 
 
+def test_many_destinations_with_few_slots_all_delivered(world, stack, uniq):
+    """More destinations than connections: batches wait for a slot and
+    each one starts when another ends (concurrency 2, one per domain)."""
+    sink = world.sink()
+    domains = [f"m{i}-{uniq}.test" for i in range(10)]
+    world.start_dns([rec for dom in domains for rec in
+                     (f"{dom}. MX 10 mx1.{world.remote}.",)])
+    qids = [world.submit([f"x@{dom}"], subject=f"slots-{uniq}-{i}")
+            for i, dom in enumerate(domains)]
+    world.deliverd(concurrency=2, destination_concurrency=1)  # the queue is full
+    sink.wait(len(domains), timeout=30)
+    assert wait_until(lambda: all(entry_gone(stack, q) for q in qids), 10)
+    assert sorted(r for m in sink.messages for r in rcpts(m)) == \
+        sorted(f"x@{dom}" for dom in domains)
+
+
 def test_killed_mid_delivery_loses_nothing(world, stack, uniq):
     hold = threading.Event()
 
