@@ -14,7 +14,9 @@ B       := $(if $(filter 1,$(SAN)),build-san,build)
 export MAILCORE_STATE ?= $(CURDIR)/var
 
 PKGS    := libevent libevent_openssl libevent_pthreads openssl libpq hiredis inih jansson libcrypt libargon2 zlib \
-           libunbound opendkim libcurl
+           libunbound opendkim libcurl libpsl libclamav
+# libspf2 ships no .pc file
+NOPC_LIBS := -lspf2
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread \
@@ -24,7 +26,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 DEPCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+DEPLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(NOPC_LIBS)
 CFLAGS  += $(DEPCFLAGS) -MMD -MP
 
 LIB_SRC  := $(sort $(wildcard libmailcore/src/*/*.c))
@@ -88,7 +90,7 @@ $(B)/lib/libmctenants.a: $(TEN_OBJ) $(SCHEMA_O)
 $(B)/lib/mailcore.pc: ops/mailcore.pc.in Makefile
 	@mkdir -p $(@D)
 	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
+	    -e 's|@REQUIRES@|$(PKGS)|g' -e 's|@LIBS_PRIVATE@|$(NOPC_LIBS)|g' $< > $@
 
 $(B)/lib/libmcapi.a: $(API_OBJ)
 	@mkdir -p $(@D)
@@ -136,7 +138,7 @@ run: all
 
 # make bench [BENCHES="ingest imap-load imap-idle"]: every benchmark runs
 # even when one fails; the target fails if any did (tests/bench/README.md).
-BENCHES ?= ingest imap-load imap-idle
+BENCHES ?= ingest imap-load imap-idle deliver
 bench: all
 	@rc=0; for b in $(BENCHES); do tests/bench/$$b.sh || rc=1; done; exit $$rc
 
