@@ -1,8 +1,9 @@
 /* test-dns: mc-dns against the in-memory zone (MX order and shuffled ties,
  * null MX, NXDOMAIN vs NODATA, failures, secure marks, TXT joining, TLSA,
- * addresses, bad records) and the libunbound backend against a real
- * Debian unbound serving local-data on a random loopback port (skipped
- * without /usr/sbin/unbound), including threads and a lookup timeout. */
+ * addresses, one-family addresses, PTR, bad records) and the libunbound backend
+ * against a real Debian unbound serving local-data on a random loopback port
+ * (skipped without /usr/sbin/unbound), including threads and a lookup timeout.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -339,6 +340,128 @@ static void test_mem_addrs(void **state)
 	mc_dns_destroy(&dns);
 }
 
+/* One family at a time, NXDOMAIN told from NODATA in the answer. */
+static void test_mem_addrs_family(void **state)
+{
+	struct mc_dns *dns = memory_zone();
+	struct mc_pool *pool = mc_pool_create("t", 0);
+	struct mc_dns_answer ans;
+	struct mc_error err = {0};
+	const struct mc_sockaddr *a;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "host.example", AF_INET,
+					     &a, &n, &ans, NULL),
+			 1);
+	assert_int_equal(n, 2);
+	assert_addr(&a[0], "192.0.2.1:0");
+	assert_addr(&a[1], "192.0.2.2:0");
+	assert_true(ans.secure);
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "host.example",
+					     AF_INET6, &a, &n, &ans, NULL),
+			 1);
+	assert_int_equal(n, 1);
+	assert_addr(&a[0], "[2001:db8::1]:0");
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "v6.example", AF_INET,
+					     &a, &n, &ans, NULL),
+			 0);
+	assert_false(ans.nxdomain);
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "nope.example",
+					     AF_INET6, &a, &n, &ans, NULL),
+			 0);
+	assert_true(ans.nxdomain);
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "fail.example", AF_INET,
+					     &a, &n, &ans, &err),
+			 -1);
+	assert_true(mc_error_is_temporary(&err));
+	mc_pool_destroy(&pool);
+	mc_dns_destroy(&dns);
+}
+
+/* Every lookup's answer tells NXDOMAIN from NODATA. */
+static void test_mem_answer_nxdomain(void **state)
+{
+	struct mc_dns *dns = memory_zone();
+	struct mc_pool *pool = mc_pool_create("t", 0);
+	struct mc_dns_answer ans;
+	const char *const *txt;
+	const struct mc_dns_tlsa *tlsa;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(
+		mc_dns_txt(dns, pool, "host.example", &txt, &n, &ans, NULL), 0);
+	assert_false(ans.nxdomain);
+	assert_int_equal(
+		mc_dns_txt(dns, pool, "nope.example", &txt, &n, &ans, NULL), 0);
+	assert_true(ans.nxdomain);
+	assert_int_equal(
+		mc_dns_txt(dns, pool, "txt.example", &txt, &n, &ans, NULL), 1);
+	assert_false(ans.nxdomain);
+	assert_int_equal(
+		mc_dns_tlsa(dns, pool, "bad name", &tlsa, &n, &ans, NULL), 0);
+	assert_true(ans.nxdomain);
+	mc_pool_destroy(&pool);
+	mc_dns_destroy(&dns);
+}
+
+/* PTR by IPv4 and IPv6 literal and by reverse name; absent; failed. */
+static void test_mem_ptr(void **state)
+{
+	static const char v6rev[] = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+				    "0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa";
+	struct mc_dns *dns = mc_dns_memory_create();
+	struct mc_pool *pool = mc_pool_create("t", 0);
+	struct mc_dns_answer ans;
+	struct mc_error err = {0};
+	const char *const *names;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(mc_dns_memory_add(dns, "1.2.0.192.in-addr.arpa", "PTR",
+					   "Mail.Example."),
+			 0);
+	assert_int_equal(mc_dns_memory_add(dns, "1.2.0.192.in-addr.arpa", "PTR",
+					   "other.example"),
+			 0);
+	assert_int_equal(mc_dns_memory_add(dns, v6rev, "PTR", "v6.example."),
+			 0);
+	assert_int_equal(
+		mc_dns_memory_add(dns, "2.2.0.192.in-addr.arpa", "TXT", "x"),
+		0);
+	assert_int_equal(mc_dns_memory_add(dns, "x.example", "PTR", "a b"), -1);
+	mc_dns_memory_fail(dns, "3.2.0.192.in-addr.arpa");
+	assert_int_equal(
+		mc_dns_ptr(dns, pool, "192.0.2.1", &names, &n, &ans, NULL), 1);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "mail.example");
+	assert_string_equal(names[1], "other.example");
+	assert_int_equal(mc_dns_ptr(dns, pool, "1.2.0.192.in-addr.arpa.",
+				    &names, &n, &ans, NULL),
+			 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+		mc_dns_ptr(dns, pool, "2001:db8::1", &names, &n, &ans, NULL),
+		1);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "v6.example");
+	assert_int_equal(mc_dns_ptr(dns, pool, v6rev, &names, &n, &ans, NULL),
+			 1);
+	assert_int_equal(
+		mc_dns_ptr(dns, pool, "192.0.2.2", &names, &n, &ans, NULL), 0);
+	assert_false(ans.nxdomain);
+	assert_int_equal(
+		mc_dns_ptr(dns, pool, "192.0.2.9", &names, &n, &ans, NULL), 0);
+	assert_true(ans.nxdomain);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+		mc_dns_ptr(dns, pool, "192.0.2.3", &names, &n, &ans, &err), -1);
+	assert_int_equal(err.cls, MC_ERR_TEMPORARY);
+	mc_pool_destroy(&pool);
+	mc_dns_destroy(&dns);
+}
+
 /* Malformed zone-file text is refused. */
 static void test_mem_bad_records(void **state)
 {
@@ -393,6 +516,7 @@ static const char *const zone_data[] = {
 	"host.test. AAAA ::2",
 	"txt.test. TXT \"v=spf1 \" \"-all\"",
 	"_25._tcp.host.test. TLSA 3 1 1 " TLSA_HEX,
+	"5.4.3.2.in-addr.arpa. PTR Ptr.Test.",
 };
 
 /* True when UDP port is free on 127.0.0.1 too. */
@@ -599,6 +723,37 @@ static void test_ub_records(void **state)
 	mc_dns_destroy(&dns);
 }
 
+/* PTR and one-family lookups from unbound, NXDOMAIN in the answer. */
+static void test_ub_ptr_family(void **state)
+{
+	struct mc_dns *dns = ub_resolver(state, 2000);
+	struct mc_pool *pool = mc_pool_create("t", 0);
+	struct mc_dns_answer ans;
+	const struct mc_sockaddr *a;
+	const char *const *names;
+	size_t n;
+
+	assert_int_equal(
+		mc_dns_ptr(dns, pool, "2.3.4.5", &names, &n, &ans, NULL), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "ptr.test");
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "host.test", AF_INET6,
+					     &a, &n, &ans, NULL),
+			 1);
+	assert_int_equal(n, 1);
+	assert_addr(&a[0], "[::2]:0");
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "txt.test", AF_INET, &a,
+					     &n, &ans, NULL),
+			 0);
+	assert_false(ans.nxdomain);
+	assert_int_equal(mc_dns_addrs_family(dns, pool, "nope.test", AF_INET,
+					     &a, &n, &ans, NULL),
+			 0);
+	assert_true(ans.nxdomain);
+	mc_pool_destroy(&pool);
+	mc_dns_destroy(&dns);
+}
+
 /* Each thread's lookups against one shared resolver. */
 static void *lookup_thread(void *arg)
 {
@@ -741,10 +896,14 @@ int main(void)
 		cmocka_unit_test(test_mem_txt),
 		cmocka_unit_test(test_mem_tlsa),
 		cmocka_unit_test(test_mem_addrs),
+		cmocka_unit_test(test_mem_addrs_family),
+		cmocka_unit_test(test_mem_answer_nxdomain),
+		cmocka_unit_test(test_mem_ptr),
 		cmocka_unit_test(test_mem_bad_records),
 		UB_TEST(test_ub_mx),
 		UB_TEST(test_ub_absent),
 		UB_TEST(test_ub_records),
+		UB_TEST(test_ub_ptr_family),
 		UB_TEST(test_ub_threads),
 		UB_TEST(test_ub_timeout),
 		cmocka_unit_test(test_ub_bad_settings),

@@ -1,4 +1,4 @@
-/* mc-dns: the DNS lookups mail needs (MX, A/AAAA, TXT, TLSA), behind a
+/* mc-dns: the DNS lookups mail needs (MX, A/AAAA, TXT, TLSA, PTR), behind a
  * vtable: libunbound for the daemons (forwarding to [dns] upstream, or
  * the system's resolv.conf; DNSSEC validated when a trust anchor is
  * given) and an in-memory zone for unit tests. Lookups are synchronous
@@ -41,8 +41,9 @@ struct mc_dns_tlsa {
 
 /* The answer of one lookup (records owned by the pool passed in). */
 struct mc_dns_answer {
-	bool secure; /* DNSSEC validated (always false without an anchor) */
-	bool bogus;  /* validation failed: treat as a temporary failure */
+	bool secure;   /* DNSSEC validated (always false without an anchor) */
+	bool bogus;    /* validation failed: treat as a temporary failure */
+	bool nxdomain; /* the name does not exist (0 returns: vs NODATA) */
 };
 
 /* libunbound. NULL with err when the settings are unusable. */
@@ -53,7 +54,8 @@ struct mc_dns *mc_dns_create(const struct mc_dns_settings *set,
 struct mc_dns *mc_dns_memory_create(void);
 /* Adds a record in zone-file text: type "MX" rdata "10 mx.example.",
  * "A" "192.0.2.1", "AAAA" "2001:db8::1", "TXT" "v=spf1 -all",
- * "TLSA" "3 1 1 <hex>". 0 or -1. */
+ * "TLSA" "3 1 1 <hex>", "PTR" "host.example." (name
+ * "1.2.0.192.in-addr.arpa"). 0 or -1. */
 int mc_dns_memory_add(struct mc_dns *dns, const char *name, const char *type,
 		      const char *rdata);
 /* Makes every lookup of name fail as a timeout would (SERVFAIL). */
@@ -76,6 +78,13 @@ int mc_dns_addrs(struct mc_dns *dns, struct mc_pool *pool, const char *host,
 		 int port, bool want_v6, const struct mc_sockaddr **addrs_r,
 		 size_t *count_r, struct mc_dns_answer *ans_r,
 		 struct mc_error *err);
+/* The addresses of host of one family only: AF_INET asks A, AF_INET6
+ * AAAA (port 0). 1, 0 (none; ans_r->nxdomain tells NXDOMAIN from NODATA),
+ * -1 with err (temporary). */
+int mc_dns_addrs_family(struct mc_dns *dns, struct mc_pool *pool,
+			const char *host, int family,
+			const struct mc_sockaddr **addrs_r, size_t *count_r,
+			struct mc_dns_answer *ans_r, struct mc_error *err);
 /* TXT records of name, each one string (the record's strings joined).
  * 1, 0, -1 as above. */
 int mc_dns_txt(struct mc_dns *dns, struct mc_pool *pool, const char *name,
@@ -85,6 +94,13 @@ int mc_dns_txt(struct mc_dns *dns, struct mc_pool *pool, const char *name,
 int mc_dns_tlsa(struct mc_dns *dns, struct mc_pool *pool, const char *name,
 		const struct mc_dns_tlsa **tlsa_r, size_t *count_r,
 		struct mc_dns_answer *ans_r, struct mc_error *err);
+
+/* PTR names (lowercase, no trailing dot; pool) of ip, an address literal
+ * ("192.0.2.1", "2001:db8::1") or a name already in the reverse tree
+ * ("1.2.0.192.in-addr.arpa", "...ip6.arpa"). 1, 0, -1 as above. */
+int mc_dns_ptr(struct mc_dns *dns, struct mc_pool *pool, const char *ip,
+	       const char *const **names_r, size_t *count_r,
+	       struct mc_dns_answer *ans_r, struct mc_error *err);
 
 /* The backend vtable (mc-dns-private.h has the struct). */
 #endif

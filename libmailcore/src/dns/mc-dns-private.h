@@ -1,6 +1,7 @@
 /* mc-dns-private: the backend vtable behind mc-dns. A backend answers one
  * raw question (name, type) with the wire rdata of the answer; mc-dns.c
- * turns rdata into MX, addresses, TXT and TLSA for every backend alike. */
+ * turns rdata into MX, addresses, TXT, TLSA and PTR for every backend
+ * alike. */
 #ifndef MC_DNS_PRIVATE_H
 #define MC_DNS_PRIVATE_H
 
@@ -11,6 +12,7 @@
 #include "mailcore/mc-dns.h"
 
 #define MC_DNS_T_A    1
+#define MC_DNS_T_PTR  12
 #define MC_DNS_T_MX   15
 #define MC_DNS_T_TXT  16
 #define MC_DNS_T_AAAA 28
@@ -57,7 +59,7 @@ bool mc_dns_name_normalize(const char *name, char *buf);
  * advancing *pos. false on a malformed or compressed name. */
 bool mc_dns_wire_name(const uint8_t *rdata, size_t len, size_t *pos, char *buf);
 /* Converts zone-file rdata text of type ("MX", "A", "AAAA", "TXT",
- * "TLSA") into wire rdata (pool): 0 with *type_r, *wire_r, *len_r, or
+ * "TLSA", "PTR") into wire rdata (pool): 0 with *type_r, *wire_r, *len_r, or
  * -1 with err (MC_ERR_INVALID). */
 int mc_dns_rdata_from_text(struct mc_pool *pool, const char *type,
 			   const char *text, uint16_t *type_r,

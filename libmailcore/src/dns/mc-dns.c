@@ -1,7 +1,8 @@
 /* mc-dns: the lookups mail needs on top of a backend vtable. The backend
  * answers raw questions with wire rdata; this file turns it into MX lists
  * (sorted by preference, ties shuffled), socket addresses, joined TXT
- * strings and TLSA records, and holds the helpers every backend shares. */
+ * strings, TLSA records and PTR names, and holds the helpers every
+ * backend shares. */
 #include "mc-dns-private.h"
 
 #include <arpa/inet.h>
@@ -93,6 +94,7 @@ static int ask(struct mc_dns *dns, struct mc_pool *pool, const char *name,
 	ret = dns->v->query(dns, pool, name, type, deadline, rr, err);
 	ans->secure = ans->secure && rr->secure && ret == 0;
 	ans->bogus = ans->bogus || rr->bogus;
+	ans->nxdomain = ans->nxdomain || (ret == 0 && rr->nxdomain);
 	return ret;
 }
 
@@ -112,7 +114,16 @@ static struct mc_dns_answer *answer_init(struct mc_dns_answer *ans,
 		ans = scratch;
 	ans->secure = true;
 	ans->bogus = false;
+	ans->nxdomain = false;
 	return ans;
+}
+
+/* The answer for a name DNS cannot hold: it does not exist. 0. */
+static int no_such_name(struct mc_dns_answer *ans)
+{
+	ans->secure = false;
+	ans->nxdomain = true;
+	return 0;
 }
 
 /* An MX with the random key that orders it among equal preferences. */
@@ -184,6 +195,7 @@ int mc_dns_mx(struct mc_dns *dns, struct mc_pool *pool, const char *domain,
 	if (!mc_dns_name_normalize(domain, name)) {
 		*nx = true; /* a name DNS cannot hold does not exist */
 		ans->secure = false;
+		ans->nxdomain = true;
 		return 0;
 	}
 	if (ask(dns, pool, name, MC_DNS_T_MX, deadline_of(dns), &rr, ans, err) <
@@ -244,10 +256,8 @@ int mc_dns_addrs(struct mc_dns *dns, struct mc_pool *pool, const char *host,
 	memset(rr, 0, sizeof(rr));
 	*addrs_r = NULL;
 	*count_r = 0;
-	if (!mc_dns_name_normalize(host, name)) {
-		ans->secure = false;
-		return 0;
-	}
+	if (!mc_dns_name_normalize(host, name))
+		return no_such_name(ans);
 	for (int i = 0; i < 2; i++) {
 		if (ask(dns, pool, name, order[i], deadline, &rr[i], ans,
 			&first) < 0)
@@ -263,6 +273,32 @@ int mc_dns_addrs(struct mc_dns *dns, struct mc_pool *pool, const char *host,
 		mc_error_set(err, first.cls, "%s", first.msg);
 		return -1;
 	}
+	*addrs_r = addrs;
+	*count_r = n;
+	return n > 0;
+}
+
+/* The addresses of host of one family only (A or AAAA). */
+int mc_dns_addrs_family(struct mc_dns *dns, struct mc_pool *pool,
+			const char *host, int family,
+			const struct mc_sockaddr **addrs_r, size_t *count_r,
+			struct mc_dns_answer *ans_r, struct mc_error *err)
+{
+	uint16_t type = family == AF_INET6 ? MC_DNS_T_AAAA : MC_DNS_T_A;
+	char name[MC_DNS_NAME_MAX + 1];
+	struct mc_dns_answer scratch, *ans = answer_init(ans_r, &scratch);
+	struct mc_dns_rrset rr;
+	size_t n = 0;
+
+	*addrs_r = NULL;
+	*count_r = 0;
+	if (!mc_dns_name_normalize(host, name))
+		return no_such_name(ans);
+	if (ask(dns, pool, name, type, deadline_of(dns), &rr, ans, err) < 0)
+		return -1;
+	struct mc_sockaddr *addrs =
+		mc_palloc_array(pool, rr.count + 1, sizeof(*addrs));
+	addrs_add(&rr, type, 0, addrs, &n);
 	*addrs_r = addrs;
 	*count_r = n;
 	return n > 0;
@@ -299,10 +335,8 @@ int mc_dns_txt(struct mc_dns *dns, struct mc_pool *pool, const char *name,
 
 	*txt_r = NULL;
 	*count_r = 0;
-	if (!mc_dns_name_normalize(name, norm)) {
-		ans->secure = false;
-		return 0;
-	}
+	if (!mc_dns_name_normalize(name, norm))
+		return no_such_name(ans);
 	if (ask(dns, pool, norm, MC_DNS_T_TXT, deadline_of(dns), &rr, ans,
 		err) < 0)
 		return -1;
@@ -334,10 +368,8 @@ int mc_dns_tlsa(struct mc_dns *dns, struct mc_pool *pool, const char *name,
 
 	*tlsa_r = NULL;
 	*count_r = 0;
-	if (!mc_dns_name_normalize(name, norm)) {
-		ans->secure = false;
-		return 0;
-	}
+	if (!mc_dns_name_normalize(name, norm))
+		return no_such_name(ans);
 	if (ask(dns, pool, norm, MC_DNS_T_TLSA, deadline_of(dns), &rr, ans,
 		err) < 0)
 		return -1;
@@ -357,6 +389,78 @@ int mc_dns_tlsa(struct mc_dns *dns, struct mc_pool *pool, const char *name,
 		return malformed(err, "TLSA", norm);
 	*tlsa_r = tlsa;
 	*count_r = n;
+	return 1;
+}
+
+/* Writes the reverse-tree name of an address literal into buf; false
+ * when ip is none. */
+static bool reverse_name(const char *ip, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t a[16];
+	size_t o = 0;
+
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		snprintf(buf, size, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2],
+			 a[1], a[0]);
+		return true;
+	}
+	if (inet_pton(AF_INET6, ip, a) != 1 || size < 16 * 4 + 9)
+		return false;
+	for (int i = 15; i >= 0; i--) {
+		buf[o++] = hex[a[i] & 15];
+		buf[o++] = '.';
+		buf[o++] = hex[a[i] >> 4];
+		buf[o++] = '.';
+	}
+	memcpy(buf + o, "ip6.arpa", sizeof("ip6.arpa"));
+	return true;
+}
+
+/* The names of the PTR rdata items (pool); count of them. */
+static size_t ptr_parse(struct mc_pool *pool, const struct mc_dns_rrset *rr,
+			const char ***names_r)
+{
+	const char **names =
+		mc_palloc_array(pool, rr->count + 1, sizeof(*names));
+	char host[MC_DNS_NAME_MAX + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < rr->count; i++) {
+		size_t pos = 0;
+		if (mc_dns_wire_name(rr->rdata[i], rr->len[i], &pos, host) &&
+		    host[0] != '\0')
+			names[n++] = mc_pstrdup(pool, host);
+	}
+	*names_r = names;
+	return n;
+}
+
+/* PTR names of an address literal or of a reverse-tree name. */
+int mc_dns_ptr(struct mc_dns *dns, struct mc_pool *pool, const char *ip,
+	       const char *const **names_r, size_t *count_r,
+	       struct mc_dns_answer *ans_r, struct mc_error *err)
+{
+	char rev[MC_DNS_NAME_MAX + 1], norm[MC_DNS_NAME_MAX + 1];
+	struct mc_dns_answer scratch, *ans = answer_init(ans_r, &scratch);
+	struct mc_dns_rrset rr;
+	const char **names;
+
+	*names_r = NULL;
+	*count_r = 0;
+	if (!reverse_name(ip, rev, sizeof(rev)))
+		snprintf(rev, sizeof(rev), "%s", ip);
+	if (!mc_dns_name_normalize(rev, norm))
+		return no_such_name(ans);
+	if (ask(dns, pool, norm, MC_DNS_T_PTR, deadline_of(dns), &rr, ans,
+		err) < 0)
+		return -1;
+	if (rr.count == 0)
+		return 0;
+	*count_r = ptr_parse(pool, &rr, &names);
+	if (*count_r == 0)
+		return malformed(err, "PTR", norm);
+	*names_r = names;
 	return 1;
 }
 
@@ -406,6 +510,18 @@ static bool mx_from_text(const char *text, uint8_t *out, size_t *len_r)
 	out[0] = (uint8_t)(pref >> 8);
 	out[1] = (uint8_t)pref;
 	*len_r = 2 + name_to_wire(norm, out + 2);
+	return true;
+}
+
+/* "HOST." or "HOST" (a PTR or other name target) to wire. */
+static bool target_from_text(const char *text, uint8_t *out, size_t *len_r)
+{
+	char norm[MC_DNS_NAME_MAX + 1];
+
+	text += strspn(text, " \t");
+	if (!mc_dns_name_normalize(text, norm))
+		return false;
+	*len_r = name_to_wire(norm, out);
 	return true;
 }
 
@@ -522,6 +638,9 @@ int mc_dns_rdata_from_text(struct mc_pool *pool, const char *type,
 	} else if (strcasecmp(type, "TLSA") == 0) {
 		*type_r = MC_DNS_T_TLSA;
 		ok = tlsa_from_text(text, out, &len);
+	} else if (strcasecmp(type, "PTR") == 0) {
+		*type_r = MC_DNS_T_PTR;
+		ok = target_from_text(text, out, &len);
 	}
 	if (!ok) {
 		mc_error_set(err, MC_ERR_INVALID, "bad %s record \"%s\"", type,
