@@ -353,7 +353,7 @@ static void test_tenants(void **state)
 		"\"limits\": {\"users\": 50, \"storage_bytes\": 300}}"));
 	assert_string_equal(keys_of(g_out),
 			    "created_at,display_name,imap_backend,limits,name,"
-			    "reseller,status,usage,version");
+			    "queue_lifetime,reseller,status,usage,version");
 	assert_string_equal(str(g_out, "reseller"), "r1");
 	assert_true(json_is_null(json_object_get(g_out, "imap_backend")));
 	assert_int_equal(inum(json_object_get(g_out, "limits"), "users"), 50);
