@@ -14,8 +14,9 @@
 #include "deliverd.h"
 #include "mailcore/mc-config.h"
 
-/* How long a stopping daemon lets deliveries in flight finish. */
-#define STOP_GRACE_MS 15000
+/* How long a stopping daemon lets deliveries in flight finish; the
+ * claims of those still running then lapse (they are retried). */
+#define STOP_GRACE_MS 5000
 
 static struct deliverd deliverd_ctx;
 
@@ -125,24 +126,6 @@ static void load_settings(struct deliverd *d, const struct mc_config *cfg)
 	load_relay(d, cfg);
 }
 
-/* The resolver of [dns]. */
-static struct mc_dns *open_dns(const struct mc_config *cfg)
-{
-	const char *up = mc_config_str(cfg, "dns", "upstream");
-	const char *ta = mc_config_str(cfg, "dns", "trust_anchor");
-	struct mc_dns_settings set = {
-		.upstream = *up != '\0' ? up : NULL,
-		.trust_anchor_file = *ta != '\0' ? ta : NULL,
-		.timeout_ms = (unsigned)mc_config_duration_ms(cfg, "dns",
-							      "timeout"),
-	};
-	struct mc_error err = {0};
-	struct mc_dns *dns = mc_dns_create(&set, &err);
-	if (dns == NULL)
-		mc_log_error("dns: %s", err.msg);
-	return dns;
-}
-
 /* The blob store, the resolver, the signer and the TLS context. */
 static int open_backends(struct deliverd *d, const struct mc_config *cfg)
 {
@@ -153,9 +136,11 @@ static int open_backends(struct deliverd *d, const struct mc_config *cfg)
 		mc_log_error("blob store: %s", err.msg);
 		return -1;
 	}
-	d->dns = open_dns(cfg);
-	if (d->dns == NULL)
+	d->dns = mc_dns_from_config(cfg, &err);
+	if (d->dns == NULL) {
+		mc_log_error("dns: %s", err.msg);
 		return -1;
+	}
 	d->dkim = mc_dkim_create(d->dns, &err);
 	d->tls_ctx = mc_smtp_client_tls_ctx(*ca != '\0' ? ca : NULL, &err);
 	if (d->dkim == NULL || d->tls_ctx == NULL) {
@@ -206,6 +191,14 @@ static void deliverd_stop(struct mc_service *service)
 	if (d == NULL)
 		return;
 	d->stopping = true;
+	if (d->active > 0) {
+		/* blocked in DNS or SMTP: not waited for; the process ends
+		 * and their claims lapse */
+		mc_log_notice("%u deliveries still running at exit: they are "
+			      "retried when their claims lapse",
+			      d->active);
+		return;
+	}
 	mc_workers_destroy(&d->senders);
 	mc_server_drain(mc_service_server(service));
 	mc_dkim_destroy(&d->dkim);

@@ -350,7 +350,9 @@ static void try_target(struct batch *b, const struct target *t,
 			 found < 0 ? err.msg : "host has no address");
 		return;
 	}
-	for (size_t i = 0; i < n && pending(b) && !batch_stale(b); i++) {
+	for (size_t i = 0; i < n && pending(b) && !batch_stale(b) &&
+			   !b->d->stopping;
+	     i++) {
 		char ip[MC_ADDR_STR_MAX];
 		snprintf(a->where, sizeof(a->where), "%.250s[%s]", t->host,
 			 mc_addr_ip_str(&addrs[i], ip));
@@ -389,7 +391,7 @@ static void dane_for(struct batch *b, struct target *t, bool mx_secure)
 static void try_mx(struct batch *b, const struct mc_dns_mx *mx, size_t n,
 		   bool secure, struct body *bodies, struct attempt *a)
 {
-	for (size_t i = 0; i < n && pending(b); i++) {
+	for (size_t i = 0; i < n && pending(b) && !b->d->stopping; i++) {
 		if (mx[i].host[0] == '\0')
 			continue;
 		struct target t = {mx[i].host, b->d->port, b->d->mx_tls, NULL,
@@ -514,7 +516,7 @@ void transfer_batch(struct mc_worker *worker, void *ctx)
 		deliver_relay(b, bodies, &a);
 	else
 		deliver_mx(b, bodies, &a);
-	if (batch_stale(b))
+	if (batch_stale(b) || b->d->stopping)
 		release_rest(b);
 	if (pending(b))
 		defer_rest(b, &a);
