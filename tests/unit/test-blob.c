@@ -315,6 +315,34 @@ static void test_stream(void **state)
 	mc_blob_reader_close(&r);
 }
 
+/* A writer reads back what it was given, in any slices, before and
+ * after more writes; past the end is 0. */
+static void test_writer_pread(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char data[70000], back[70000];
+	struct mc_blob_writer *w = mc_blob_writer_create(f->store, NULL);
+
+	assert_non_null(w);
+	fill(data, sizeof(data), 7);
+	assert_int_equal(mc_blob_writer_write(w, data, 1000, NULL), 0);
+	assert_int_equal(mc_blob_writer_pread(w, back, 10, 995, NULL), 5);
+	assert_memory_equal(back, data + 995, 5);
+	assert_int_equal(mc_blob_writer_write(w, data + 1000,
+					      sizeof(data) - 1000, NULL),
+			 0);
+	size_t got = 0;
+	while (got < sizeof(data)) {
+		ssize_t n = mc_blob_writer_pread(w, back + got, 4093, got, NULL);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_memory_equal(back, data, sizeof(data));
+	assert_int_equal(mc_blob_writer_pread(w, back, 10, sizeof(data), NULL),
+			 0);
+	mc_blob_writer_abort(&w);
+}
+
 /* The same content twice is stored once, with no temp file left over. */
 static void test_dedup(void **state)
 {
@@ -967,6 +995,7 @@ int main(void)
 		BOTH(test_put_read),
 		BOTH(test_stream),
 		BOTH(test_dedup),
+		BOTH(test_writer_pread),
 		BOTH(test_abort),
 		BOTH(test_delete),
 		BOTH(test_reader_outlives_delete),

@@ -39,6 +39,11 @@ int mc_blob_writer_write(struct mc_blob_writer *w, const void *data, size_t len,
 			 struct mc_error *err);
 /* Bytes written so far. */
 uint64_t mc_blob_writer_size(const struct mc_blob_writer *w);
+/* Reads back up to len written bytes at offset (a writer used as a
+ * spool, e.g. while filters look at a message before it is stored with
+ * the headers they add); the count (0 at the end) or -1 with err. */
+ssize_t mc_blob_writer_pread(struct mc_blob_writer *w, void *buf, size_t len,
+			     uint64_t offset, struct mc_error *err);
 /* Makes the blob durable under its hash and frees the writer (also on
  * failure); *w is cleared. If a blob with that hash exists already the
  * new copy is dropped and the old one kept (its mtime refreshed so a

@@ -187,6 +187,29 @@ static int fs_writer_write(struct mc_blob_writer *_w, const void *data,
 	return 0;
 }
 
+/* Reads back from the temp file, retrying short reads and EINTR. */
+static ssize_t fs_writer_pread(struct mc_blob_writer *_w, void *buf, size_t len,
+			       uint64_t offset, struct mc_error *err)
+{
+	struct fs_writer *w = (struct fs_writer *)_w;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(w->fd, (char *)buf + done, len - done,
+				  (off_t)(offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fs_error(err, "pread", w->tmp_path);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
 /* fsyncs (unless disabled) and closes the temp file. */
 static int fs_writer_close(struct fs_writer *w, bool sync, struct mc_error *err)
 {
@@ -610,6 +633,7 @@ static const struct mc_blob_vfuncs fs_vfuncs = {
 	.writer_write = fs_writer_write,
 	.writer_finish = fs_writer_finish,
 	.writer_abort = fs_writer_abort,
+	.writer_pread = fs_writer_pread,
 	.open = fs_open,
 	.pread = fs_pread,
 	.reader_close = fs_reader_close,

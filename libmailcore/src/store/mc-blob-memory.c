@@ -122,6 +122,18 @@ static int mem_writer_write(struct mc_blob_writer *_w, const void *data,
 	return 0;
 }
 
+/* Copies written bytes out. */
+static ssize_t mem_writer_pread(struct mc_blob_writer *_w, void *buf,
+				size_t len, uint64_t offset,
+				struct mc_error *err)
+{
+	struct mem_writer *w = (struct mem_writer *)_w;
+
+	(void)err;
+	memcpy(buf, w->buf.data + offset, len);
+	return (ssize_t)len;
+}
+
 /* A blob holding a copy of the writer's bytes, one reference. */
 static struct mem_blob *mem_blob_new(const struct mem_writer *w,
 				     const char *hash)
@@ -336,6 +348,7 @@ static const struct mc_blob_vfuncs mem_vfuncs = {
 	.writer_write = mem_writer_write,
 	.writer_finish = mem_writer_finish,
 	.writer_abort = mem_writer_abort,
+	.writer_pread = mem_writer_pread,
 	.open = mem_open,
 	.pread = mem_pread,
 	.reader_close = mem_reader_close,

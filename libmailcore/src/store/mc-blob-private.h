@@ -22,6 +22,9 @@ struct mc_blob_vfuncs {
 			     struct mc_error *err);
 	/* Drops the blob and frees w. */
 	void (*writer_abort)(struct mc_blob_writer *w);
+	/* Reads back written bytes; 0 < len <= size - offset only. */
+	ssize_t (*writer_pread)(struct mc_blob_writer *w, void *buf, size_t len,
+				uint64_t offset, struct mc_error *err);
 	/* A reader with base.size and base.fd set; the caller sets store. */
 	struct mc_blob_reader *(*open)(struct mc_blob_store *store,
 				       const char *hash, struct mc_error *err);

@@ -103,6 +103,16 @@ uint64_t mc_blob_writer_size(const struct mc_blob_writer *w)
 	return w->size;
 }
 
+ssize_t mc_blob_writer_pread(struct mc_blob_writer *w, void *buf, size_t len,
+			     uint64_t offset, struct mc_error *err)
+{
+	if (offset >= w->size || len == 0)
+		return 0;
+	if (len > w->size - offset)
+		len = (size_t)(w->size - offset);
+	return w->store->v->writer_pread(w, buf, len, offset, err);
+}
+
 /* The lower-case hex digest of everything written. */
 static int writer_digest(struct mc_blob_writer *w,
 			 char hash[MC_BLOB_HASH_LEN + 1], struct mc_error *err)
