@@ -192,6 +192,8 @@ static void smtp_settings(const struct session *s,
 		d->plain_auth_nets, d->plain_auth_nets_count, &s->remote);
 	set->auth_required = s->port != PORT_MX;
 	set->vrfy = d->vrfy;
+	set->xclient = mc_cidr_list_match(d->xclient_nets,
+					  d->xclient_nets_count, &s->remote);
 	set->max_message_size = d->max_message_size;
 	set->max_recipients = d->max_recipients;
 	set->max_errors = d->max_errors;
@@ -206,6 +208,27 @@ static void smtp_trans_end(void *ctx)
 	s->in_data = false;
 }
 
+/* XCLIENT from a trusted proxy: the session is now the real client's
+ * (its address in logs, Received headers, filters and limits). */
+static void smtp_xclient(void *ctx, struct mc_smtp_server *smtp,
+			 const struct mc_smtp_server_xclient *x)
+{
+	struct session *s = ctx;
+	if (x->addr != NULL) {
+		char lit[MC_ADDR_STR_MAX + 8];
+		snprintf(lit, sizeof(lit),
+			 strchr(x->addr, ':') != NULL ? "[%s]:25" : "%s:25",
+			 x->addr);
+		if (mc_addr_parse(lit, &s->remote, NULL) == 0) {
+			mc_logc(&s->log, MC_LOG_INFO, "XCLIENT: client %s",
+				x->addr);
+			mc_addr_ip_str(&s->remote, s->ip);
+			mc_log_ctx_set(&s->log, "ip", "%s", s->ip);
+		}
+	}
+	mc_smtp_server_accept(smtp);
+}
+
 static const struct mc_smtp_server_callbacks callbacks = {
 	.write = smtp_write,
 	.mail = cmd_mail,
@@ -216,6 +239,7 @@ static const struct mc_smtp_server_callbacks callbacks = {
 	.data_chunk = data_chunk,
 	.message_end = data_end,
 	.starttls = smtp_starttls,
+	.xclient = smtp_xclient,
 	.transaction_end = smtp_trans_end,
 };
 

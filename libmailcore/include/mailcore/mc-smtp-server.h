@@ -52,6 +52,10 @@ struct mc_smtp_server_settings {
 	bool auth_trusted;  /* AUTH allowed without TLS (loopback client) */
 	bool auth_required; /* MAIL needs AUTH first (530 5.7.0) */
 	bool vrfy;	    /* VRFY goes to the vrfy callback, else 252 */
+	/* XCLIENT (Postfix's extension) offered: a trusted proxy or test
+	 * client may say who the real client is; only for clients the
+	 * daemon trusts ([smtpd] xclient_networks) */
+	bool xclient;
 	size_t max_line_len, max_input_buffer;
 	uint64_t max_message_size;
 	unsigned max_recipients, max_errors, max_transactions, max_rsets;
@@ -128,6 +132,14 @@ struct mc_smtp_server_message {
 	bool chunking; /* sent with BDAT */
 };
 
+/* XCLIENT attributes (values xtext-decoded; NULL when not given or
+ * "[UNAVAILABLE]"). */
+struct mc_smtp_server_xclient {
+	const char *addr; /* an IPv4 or IPv6 address (no "IPV6:" prefix) */
+	const char *name; /* the client's host name */
+	const char *helo; /* the HELO the client sent the proxy */
+};
+
 /* Decision callbacks (helo ... vrfy) must be followed, now or later, by
  * exactly one mc_smtp_server_reply() or mc_smtp_server_accept(); until then
  * input is only buffered. A NULL decision callback accepts. s is the
@@ -154,6 +166,10 @@ struct mc_smtp_server_callbacks {
 	 * mc_smtp_server_tls_started(). */
 	void (*starttls)(void *ctx, struct mc_smtp_server *s);
 	void (*vrfy)(void *ctx, struct mc_smtp_server *s, const char *arg);
+	/* Accepting restarts the session as if the client were x (a new
+	 * 220 greeting; EHLO again); NULL accepts. */
+	void (*xclient)(void *ctx, struct mc_smtp_server *s,
+			const struct mc_smtp_server_xclient *x);
 	/* A transaction that MAIL had started is over (message answered,
 	 * RSET, EHLO, STARTTLS, error, close): drop its state. */
 	void (*transaction_end)(void *ctx);

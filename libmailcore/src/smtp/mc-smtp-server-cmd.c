@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mailcore/mc-addr.h"
+
 /* Sends the EHLO capability list from the settings (RFC 5321 4.1.1.1). */
 void smtp_ehlo_reply(struct mc_smtp_server *s)
 {
@@ -36,6 +38,8 @@ void smtp_ehlo_reply(struct mc_smtp_server *s)
 		lines[n++] = "STARTTLS";
 	if (smtp_auth_offered(s))
 		lines[n++] = "AUTH PLAIN LOGIN";
+	if (s->set.xclient)
+		lines[n++] = "XCLIENT NAME ADDR HELO";
 	smtp_send_lines(s, 250, lines, n);
 }
 
@@ -388,6 +392,66 @@ static void cmd_starttls(struct mc_smtp_server *s, char *args)
 		smtp_decide(s, P_STARTTLS);
 }
 
+/* One XCLIENT attribute into s->xclient; false when it is bad. */
+static bool xclient_attr(struct mc_smtp_server *s, char *key, char *val)
+{
+	const char *v = smtp_xtext_decode(s->cmd_pool, val);
+	if (v == NULL)
+		return false;
+	if (strcmp(v, "[UNAVAILABLE]") == 0 || strcmp(v, "[TEMPUNAVAIL]") == 0)
+		v = NULL;
+	if (strcasecmp(key, "ADDR") == 0) {
+		if (v != NULL && strncasecmp(v, "IPV6:", 5) == 0)
+			v += 5;
+		struct mc_sockaddr sa;
+		char lit[80];
+		snprintf(lit, sizeof(lit),
+			 v != NULL && strchr(v, ':') ? "[%s]:25" : "%s:25",
+			 v != NULL ? v : "");
+		if (v != NULL && mc_addr_parse(lit, &sa, NULL) < 0)
+			return false;
+		s->xclient.addr = v;
+	} else if (strcasecmp(key, "NAME") == 0) {
+		s->xclient.name = v;
+	} else if (strcasecmp(key, "HELO") == 0) {
+		s->xclient.helo = v;
+	} else if (strcasecmp(key, "PROTO") != 0 &&
+		   strcasecmp(key, "PORT") != 0 &&
+		   strcasecmp(key, "LOGIN") != 0) {
+		return false;
+	}
+	return true;
+}
+
+/* xclient = "XCLIENT" 1*( SP attribute-name "=" attribute-value ) CRLF
+ * (Postfix XCLIENT_README; attribute-value is xtext, or [UNAVAILABLE]) */
+static void cmd_xclient(struct mc_smtp_server *s, char *args)
+{
+	char *p = args, *key, *val;
+	if (!s->set.xclient) {
+		smtp_send(s, 550, "5.7.0", "Error: insufficient authorization");
+		return;
+	}
+	if (s->in_trans) {
+		smtp_send(s, 503, "5.5.1", "Error: MAIL transaction in progress");
+		return;
+	}
+	s->xclient = (struct mc_smtp_server_xclient){0};
+	bool any = false;
+	while (smtp_esmtp_param(&p, &key, &val)) {
+		if (val == NULL || !xclient_attr(s, key, val)) {
+			smtp_send(s, 501, "5.5.4", "Bad XCLIENT attribute");
+			return;
+		}
+		any = true;
+	}
+	if (!any || *p != '\0') {
+		smtp_send(s, 501, "5.5.4", "Syntax: XCLIENT attribute=value...");
+		return;
+	}
+	smtp_decide(s, P_XCLIENT);
+}
+
 static const struct {
 	const char *verb;
 	void (*fn)(struct mc_smtp_server *s, char *args);
@@ -398,7 +462,7 @@ static const struct {
 	{"RSET", cmd_rset},	 {"NOOP", cmd_noop},
 	{"QUIT", cmd_quit},	 {"VRFY", cmd_vrfy},
 	{"HELP", cmd_help},	 {"STARTTLS", cmd_starttls},
-	{"AUTH", smtp_cmd_auth},
+	{"AUTH", smtp_cmd_auth},	 {"XCLIENT", cmd_xclient},
 };
 
 /* Splits "VERB args" and runs the verb's handler. */

@@ -29,6 +29,7 @@ enum smtp_pending {
 	P_AUTH,
 	P_STARTTLS,
 	P_VRFY,
+	P_XCLIENT,
 };
 
 /* The DATA unstuffer's position relative to CRLF.CRLF. */
@@ -68,6 +69,9 @@ struct mc_smtp_server {
 	struct mc_smtp_server_mail mail;
 	struct mc_smtp_server_rcpt rcpt;
 	unsigned rcpts;
+
+	/* XCLIENT, while its decision is pending */
+	struct mc_smtp_server_xclient xclient;
 
 	/* DATA / BDAT */
 	struct data_parser dp;

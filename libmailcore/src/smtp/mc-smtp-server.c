@@ -332,6 +332,11 @@ void smtp_decide(struct mc_smtp_server *s, enum smtp_pending kind)
 			break;
 		s->cb.starttls(c, s);
 		return;
+	case P_XCLIENT:
+		if (s->cb.xclient == NULL)
+			break;
+		s->cb.xclient(c, s, &s->xclient);
+		return;
 	default:
 		/* P_AUTH and P_VRFY call their callbacks themselves */
 		return;
@@ -376,6 +381,11 @@ static void decision_done(struct mc_smtp_server *s, enum smtp_pending kind,
 	} else if (kind == P_AUTH && ok) {
 		free(s->auth_user);
 		s->auth_user = mc_strdup(s->auth_cand);
+	}
+	if (kind == P_XCLIENT && ok) {
+		smtp_session_reset(s); /* a new client: EHLO again */
+		mc_smtp_server_greet(s);
+		return;
 	}
 	smtp_send(s, code, enh, text);
 	if (kind == P_MAIL && !ok)
@@ -427,6 +437,7 @@ static const struct {
 	[P_VRFY] = {252, "2.5.0",
 		    "Cannot VRFY user, but will accept "
 		    "message and attempt delivery"},
+	[P_XCLIENT] = {220, NULL, ""},
 };
 
 /* The default positive answer to the pending decision. */
