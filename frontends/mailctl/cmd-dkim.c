@@ -35,13 +35,6 @@ static ssize_t stream_read(void *ctx, void *buf, size_t len, uint64_t offset)
 	return (ssize_t)n;
 }
 
-/* A config string, NULL when empty. */
-static const char *config_opt(struct mailctl *ctl, const char *key)
-{
-	const char *v = mc_config_str(ctl->config, "dns", key);
-	return v != NULL && *v != '\0' ? v : NULL;
-}
-
 /* Loads the configuration and creates the resolver of [dns]; NULL with
  * the exit code in *rc_r. */
 static struct mc_dns *open_dns(struct mailctl *ctl, int *rc_r)
@@ -52,13 +45,7 @@ static struct mc_dns *open_dns(struct mailctl *ctl, int *rc_r)
 		*rc_r = mailctl_fail(&err);
 		return NULL;
 	}
-	struct mc_dns_settings set = {
-		.upstream = config_opt(ctl, "upstream"),
-		.trust_anchor_file = config_opt(ctl, "trust_anchor"),
-		.timeout_ms = (unsigned)mc_config_duration_ms(ctl->config,
-							      "dns", "timeout"),
-	};
-	struct mc_dns *dns = mc_dns_create(&set, &err);
+	struct mc_dns *dns = mc_dns_from_config(ctl->config, &err);
 	if (dns == NULL)
 		*rc_r = mailctl_fail(&err);
 	return dns;

@@ -204,6 +204,10 @@ void cmd_mail(void *ctx, struct mc_smtp_server *smtp,
 	struct session *s = ctx;
 	trans_free(&s->trans);
 	s->trans = trans_new(s, mail);
+	if (!s->user.ok && filter_wanted(s)) {
+		filter_mail(s); /* SPF, then 250 */
+		return;
+	}
 	if (!s->user.ok) {
 		mc_smtp_server_accept(smtp);
 		return;

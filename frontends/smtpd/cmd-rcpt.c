@@ -24,6 +24,7 @@ struct rcpt_job {
 	uint64_t size_hint;
 	struct limits_state ls; /* the transaction's, updated when counted */
 	bool counted;
+	const struct mc_spf_answer *spf; /* checked mail: SPF at MAIL */
 	/* the answer */
 	unsigned code;
 	const char *enh, *text;
@@ -149,6 +150,17 @@ static void rcpt_limits(struct mc_worker *worker, struct rcpt_job *j)
 	j->counted = true;
 }
 
+/* Worker: a local recipient of checked mail: its domain's policy and
+ * what SPF means for it (550 5.7.23). */
+static void rcpt_filter(struct mc_worker *worker, struct rcpt_job *j)
+{
+	struct mc_filter_reply reply;
+	if (filter_rcpt(worker, j->d, j->spf, j->r, &reply, &j->err) < 0)
+		answer(j, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+	else if (reply.code != 0)
+		answer(j, reply.code, reply.enh, reply.text);
+}
+
 /* Worker: resolve and decide. */
 static void rcpt_work(struct mc_worker *worker, void *ctx)
 {
@@ -168,7 +180,9 @@ static void rcpt_work(struct mc_worker *worker, void *ctx)
 		decide_refused(j);
 	if (r < 0)
 		answer(j, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
-	else if (j->code == 250)
+	else if (j->code == 250 && j->spf != NULL && !j->r->remote)
+		rcpt_filter(worker, j);
+	if (j->code == 250)
 		rcpt_limits(worker, j);
 }
 
@@ -241,6 +255,7 @@ static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
 			s->d->relay_nets, s->d->relay_nets_count, &s->remote),
 		.size_hint = s->trans->size_hint,
 		.ls = s->trans->limits,
+		.spf = s->trans->filtered ? &s->trans->spf : NULL,
 	};
 	if (!j->ls.on)
 		snprintf(j->ls.ip, sizeof(j->ls.ip), "%s", s->ip);

@@ -1,10 +1,13 @@
-/* data: DATA / BDAT. The message streams into a blob through a chain of
- * worker jobs (one at a time per message: the loop collects bytes, a job
- * writes them, hashes them and feeds the MIME analysis), so the loop
- * never touches the disk and memory stays bounded: past SPOOL_BACKLOG
- * the session stops reading until the disk catches up. At the end one
- * job makes the blob durable, then commits every row (mc-store) before
- * the 250 goes out; any failure on the way is a 4xx and loses nothing.
+/* data: DATA / BDAT. A message up to WRITE_BATCH stays in memory; a
+ * bigger one streams into a spool file through a chain of worker jobs
+ * (one at a time per message: the loop collects bytes, a job writes
+ * them), so the loop never touches the disk and memory stays bounded:
+ * past SPOOL_BACKLOG the session stops reading until the disk catches
+ * up. At the end one job writes the blob: our Received: header (and the
+ * header fields the filters add), then the message, hashed and fed to the
+ * MIME analysis on the way; makes it durable, then commits every row
+ * (mc-store) before the 250 goes out; any failure on the way is a 4xx and
+ * loses nothing.
  * For an authenticated sender the policy resolved at MAIL applies too:
  * its message size, its attachment limit (an mc-policy scanner rides
  * along with the MIME analysis; over it: 552 5.3.4, nothing stored), and
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "mailcore/mc-store.h"
@@ -24,8 +28,9 @@
 
 struct spool {
 	struct smtpd *d;
-	struct mc_blob_writer *writer;
+	struct mc_blob_writer *writer; /* the spool file (big messages) */
 	struct mc_message *msg;
+	struct mc_buf prefix; /* our Received: header */
 	struct mc_policy_attach *attach; /* NULL: no attachment limit */
 	uint64_t attach_limit;
 	struct mc_buf pending;	/* loop side: bytes for the next job */
@@ -62,6 +67,7 @@ static void spool_destroy(struct mc_worker *worker, void *ctx)
 	mc_policy_attach_destroy(&sp->attach);
 	mc_buf_free(&sp->pending);
 	mc_buf_free(&sp->inflight);
+	mc_buf_free(&sp->prefix);
 	free(sp);
 }
 
@@ -86,7 +92,8 @@ bool spool_backlogged(const struct trans *t)
 	return t->spool != NULL && t->spool->pending.len >= SPOOL_BACKLOG;
 }
 
-/* Worker: writes inflight into the blob and the MIME analysis. */
+/* Worker: writes inflight into the spool file (and the attachment
+ * scanner). */
 static void spool_write(struct spool *sp)
 {
 	if (sp->failed || sp->inflight.len == 0)
@@ -97,8 +104,6 @@ static void spool_write(struct spool *sp)
 	    mc_blob_writer_write(sp->writer, sp->inflight.data,
 				 sp->inflight.len, &sp->err) < 0)
 		sp->failed = true;
-	else
-		mc_message_feed(sp->msg, sp->inflight.data, sp->inflight.len);
 	if (!sp->failed && sp->attach != NULL)
 		mc_policy_attach_feed(sp->attach, sp->inflight.data,
 				      sp->inflight.len);
@@ -178,6 +183,7 @@ static struct spool *spool_new(struct session *s)
 		sp->attach_limit = t->policy.attachment_max_bytes;
 		sp->attach = mc_policy_attach_create(sp->attach_limit);
 	}
+	mc_buf_init(&sp->prefix, NULL, 0);
 	const char *version = NULL, *cipher = NULL;
 	if (s->conn != NULL)
 		(void)mc_conn_tls(s->conn, &version, &cipher);
@@ -188,7 +194,7 @@ static struct spool *spool_new(struct session *s)
 		.id = t->id,
 		.for_rcpt = t->rcpts_count == 1 ? t->rcpts->address : NULL,
 	};
-	mc_smtp_server_received_header(s->smtp, &info, &sp->pending);
+	mc_smtp_server_received_header(s->smtp, &info, &sp->prefix);
 	return sp;
 }
 
@@ -306,29 +312,211 @@ static void count_limits(struct mc_worker *worker, struct deliver_job *j)
 		j->count_error = mc_pstrdup(j->pool, err.msg);
 }
 
-/* Worker: the last bytes, the durable blob, then the rows. */
+/* Worker: the last bytes go to the spool file if there is one, else the
+ * message stays in memory (inflight); the attachment scanner sees them. */
+static void spool_settle(struct spool *sp)
+{
+	if (sp->writer != NULL) {
+		spool_write(sp);
+		return;
+	}
+	if (sp->attach != NULL)
+		mc_policy_attach_feed(sp->attach, sp->inflight.data,
+				      sp->inflight.len);
+}
+
+/* Reads the spooled message (file or memory): the count, 0 at the end,
+ * or -1. */
+static ssize_t spool_read(struct spool *sp, void *buf, size_t len,
+			  uint64_t off)
+{
+	if (sp->writer != NULL)
+		return mc_blob_writer_pread(sp->writer, buf, len, off,
+					    &sp->err);
+	if (off >= sp->inflight.len)
+		return 0;
+	size_t n = sp->inflight.len - (size_t)off < len
+			   ? sp->inflight.len - (size_t)off
+			   : len;
+	memcpy(buf, sp->inflight.data + off, n);
+	return (ssize_t)n;
+}
+
+/* Writes bytes into the blob and the MIME analysis. */
+static int blob_put(struct spool *sp, struct mc_blob_writer *w,
+		    const void *data, size_t len)
+{
+	if (mc_blob_writer_write(w, data, len, &sp->err) < 0)
+		return -1;
+	mc_message_feed(sp->msg, data, len);
+	return 0;
+}
+
+/* Header fields the filters change: forged Authentication-Results
+ * dropped, the subject tagged. */
+struct rewrite {
+	const struct mc_filter *filter; /* NULL: no checks ran */
+	const char *tag;		/* NULL: no tag */
+};
+
+/* Writes one header field (name: value, its CRLF included) as rw says. */
+static int put_field(struct spool *sp, struct mc_blob_writer *w,
+		     const struct rewrite *rw, const char *f, size_t len)
+{
+	const char *colon = memchr(f, ':', len);
+	size_t nlen = colon != NULL ? (size_t)(colon - f) : 0;
+	if (colon != NULL && rw->filter != NULL &&
+	    mc_filter_drop_field(rw->filter, f, nlen, colon + 1,
+				 len - nlen - 1))
+		return 0;
+	if (colon != NULL && rw->tag != NULL && nlen == 7 &&
+	    strncasecmp(f, "Subject", 7) == 0) {
+		const char *v = colon + 1;
+		while (v < f + len && *v == ' ')
+			v++;
+		if (blob_put(sp, w, "Subject: ", 9) < 0 ||
+		    blob_put(sp, w, rw->tag, strlen(rw->tag)) < 0 ||
+		    blob_put(sp, w, " ", 1) < 0)
+			return -1;
+		return blob_put(sp, w, v, (size_t)(f + len - v));
+	}
+	return blob_put(sp, w, f, len);
+}
+
+/* The length of the header field starting at p (continuation lines and
+ * the final line end included), within len. */
+static size_t field_len(const char *p, size_t len)
+{
+	size_t i = 0;
+	for (;;) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		if (nl == NULL)
+			return len;
+		i = (size_t)(nl - p) + 1;
+		if (i >= len || (p[i] != ' ' && p[i] != '\t'))
+			return i;
+	}
+}
+
+/* Copies the message's header section (what a first read holds of it)
+ * through the rewrite; returns the bytes of the message consumed. */
+static ssize_t put_header(struct spool *sp, struct mc_blob_writer *w,
+			  const struct rewrite *rw, char *buf, size_t size)
+{
+	ssize_t n = spool_read(sp, buf, size - 1, 0);
+	if (n <= 0)
+		return n;
+	buf[n] = '\0';
+	char *end = strstr(buf, "\r\n\r\n");
+	if (end == NULL) /* too long or no body: copied as it is */
+		return blob_put(sp, w, buf, (size_t)n) < 0 ? -1 : n;
+	size_t hlen = (size_t)(end + 2 - buf), off = 0;
+	while (off < hlen) {
+		size_t flen = field_len(buf + off, hlen - off);
+		if (put_field(sp, w, rw, buf + off, flen) < 0)
+			return -1;
+		off += flen;
+	}
+	return (ssize_t)hlen;
+}
+
+/* Worker: the blob: the prefix, the header (rewritten), then the rest
+ * of the spooled message. 0 with hash, or -1 with sp->err. */
+static int blob_store(struct spool *sp, const char *prefix,
+		      const struct rewrite *rw, char hash[MC_BLOB_HASH_LEN + 1])
+{
+	struct mc_blob_writer *w = mc_blob_writer_create(sp->d->blobs, &sp->err);
+	if (w == NULL || blob_put(sp, w, prefix, strlen(prefix)) < 0) {
+		mc_blob_writer_abort(&w);
+		return -1;
+	}
+	char *buf = mc_malloc(WRITE_BATCH + 1);
+	ssize_t n = put_header(sp, w, rw, buf, WRITE_BATCH + 1);
+	uint64_t off = n > 0 ? (uint64_t)n : 0;
+	while (n > 0 && (n = spool_read(sp, buf, WRITE_BATCH, off)) > 0 &&
+	       blob_put(sp, w, buf, (size_t)n) == 0)
+		off += (uint64_t)n;
+	free(buf);
+	if (n != 0) {
+		mc_blob_writer_abort(&w);
+		return -1;
+	}
+	return mc_blob_writer_finish(&w, hash, &sp->err);
+}
+
+/* The answer when the message could not be kept. */
+static void spool_failed(struct deliver_job *j, struct spool *sp)
+{
+	bool full = sp->err.cls == MC_ERR_TEMPORARY;
+	j->out.code = full ? 452 : 451;
+	j->out.enh = full ? "4.3.1" : "4.3.0";
+	j->out.text = full ? "Insufficient system storage" : SMTPD_TEMPFAIL_TEXT;
+	j->out.error = sp->err.msg;
+}
+
+/* mc_filter_read_fn over the spool. */
+static ssize_t filter_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	return spool_read(ctx, buf, len, off);
+}
+
+/* Worker: the checks of mail from outside. False when they decided the
+ * answer (a refusal, or 451 when they could not run); else the header
+ * fields to add and the rewrite. */
+static bool run_filters(struct deliver_job *j, struct spool *sp,
+			const char **headers, struct rewrite *rw)
+{
+	struct mc_filter_verdict v;
+	struct mc_error err = {0};
+	uint64_t size = sp->writer != NULL ? mc_blob_writer_size(sp->writer)
+					   : sp->inflight.len;
+	if (filter_data(sp->d, j->pool, j->t, filter_read, sp, size, &v,
+			&err) < 0) {
+		j->out = (struct delivery_outcome){
+			.code = 451, .enh = "4.3.0", .text = SMTPD_TEMPFAIL_TEXT};
+		j->out.error = mc_psprintf(j->pool, "checks: %s", err.msg);
+		return false;
+	}
+	j->out.filter = v.summary;
+	if (v.reply.code != 0) {
+		j->out.code = v.reply.code;
+		j->out.enh = v.reply.enh;
+		j->out.text = v.reply.text;
+		j->out.error = v.summary;
+		return false;
+	}
+	*headers = v.headers;
+	*rw = (struct rewrite){sp->d->filter, v.tag};
+	return true;
+}
+
+/* Worker: the last bytes, the checks, the durable blob, then the rows. */
 static void final_work(struct mc_worker *worker, void *ctx)
 {
 	struct deliver_job *j = ctx;
 	struct spool *sp = j->sp;
 	char hash[MC_BLOB_HASH_LEN + 1];
-	spool_write(sp);
+	const char *added = "";
+	struct rewrite rw = {0};
+	spool_settle(sp);
 	if (!sp->failed && attachment_refused(j, sp))
 		return;
-	if (!sp->failed &&
-	    mc_blob_writer_finish(&sp->writer, hash, &sp->err) < 0)
+	if (!sp->failed && j->t->filtered && !run_filters(j, sp, &added, &rw))
+		return;
+	const char *prefix = mc_psprintf(j->pool, "%.*s%s",
+					 (int)sp->prefix.len, sp->prefix.data,
+					 added);
+	if (!sp->failed && blob_store(sp, prefix, &rw, hash) < 0)
 		sp->failed = true;
+	mc_blob_writer_abort(&sp->writer); /* the spool file */
 	if (sp->failed) {
-		bool full = sp->err.cls == MC_ERR_TEMPORARY;
-		j->out.code = full ? 452 : 451;
-		j->out.enh = full ? "4.3.1" : "4.3.0";
-		j->out.text = full ? "Insufficient system storage"
-				   : SMTPD_TEMPFAIL_TEXT;
-		j->out.error = sp->err.msg;
+		spool_failed(j, sp);
 		return;
 	}
+	const char *filter = j->out.filter;
 	deliver_commit(worker, j->pool, j->t, &sp->d->dir, j->client_ip,
 		       j->auth_user, hash, mc_message_finish(sp->msg), &j->out);
+	j->out.filter = filter;
 	count_sent(worker, j);
 	count_limits(worker, j);
 }
@@ -356,10 +544,12 @@ static void final_done(struct session *s, void *ctx)
 		if (j->out.code / 100 == 2)
 			mc_logc(&s->log, MC_LOG_INFO,
 				"message %s from=<%s> size=%llu local=%zu "
-				"remote=%zu stored in %ld ms",
+				"remote=%zu%s%s stored in %ld ms",
 				j->t->id, j->t->sender,
 				(unsigned long long)j->out.size, j->out.local,
-				j->out.remote, elapsed_ms(&sp->started));
+				j->out.remote, j->out.filter != NULL ? " " : "",
+				j->out.filter != NULL ? j->out.filter : "",
+				elapsed_ms(&sp->started));
 		else
 			mc_logc(&s->log, MC_LOG_WARNING,
 				"message %s: %u %s%s%s", j->t->id, j->out.code,

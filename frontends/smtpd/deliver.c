@@ -76,6 +76,7 @@ static void add_rcpt(struct mc_store_delivery *d, struct mc_store_local *l,
 			.user_id = m->user_id,
 			.domain_id = m->domain_id,
 			.address = m->address,
+			.mailbox = rc->junk ? "Junk" : NULL,
 		};
 	}
 	for (size_t i = 0; i < rc->res.external_count; i++)

@@ -55,6 +55,7 @@ static void load_settings(struct smtpd *d, const struct mc_config *cfg)
 	d->relay_nets_count = nets(cfg, "relay_networks", d->relay_nets);
 	d->plain_auth_nets_count =
 		nets(cfg, "plaintext_auth_networks", d->plain_auth_nets);
+	d->xclient_nets_count = nets(cfg, "xclient_networks", d->xclient_nets);
 	d->dir.cache_ttl_s = (unsigned)(mc_config_duration_ms(cfg, "directory",
 							      "cache_ttl") /
 					1000);
@@ -72,6 +73,7 @@ static int smtpd_start(struct mc_service *service)
 	d->blobs = open_blobs(cfg);
 	if (d->blobs == NULL)
 		return -1;
+	filter_open(d, cfg);
 	d->events = mc_events_redis_create(mc_service_redis_from_config(cfg));
 	mc_server_on_stop(mc_service_server(service), mc_conn_stop_loop, NULL,
 			  STOP_GRACE_MS);
@@ -85,6 +87,7 @@ static void smtpd_stop(struct mc_service *service)
 	(void)service;
 	mc_blob_store_destroy(&smtpd_ctx.blobs);
 	mc_events_destroy(&smtpd_ctx.events);
+	filter_close(&smtpd_ctx);
 }
 
 /* Accepts a connection; the service context is ours once started. */

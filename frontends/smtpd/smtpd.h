@@ -15,6 +15,7 @@
 #include "mailcore/mc-conn.h"
 #include "mailcore/mc-directory.h"
 #include "mailcore/mc-error.h"
+#include "mailcore/mc-filter.h"
 #include "mailcore/mc-events.h"
 #include "mailcore/mc-log.h"
 #include "mailcore/mc-login-throttle.h"
@@ -45,6 +46,14 @@ struct smtpd {
 	size_t relay_nets_count;
 	struct mc_cidr plain_auth_nets[MC_ADDR_NETS_MAX];
 	size_t plain_auth_nets_count;
+	struct mc_cidr xclient_nets[MC_ADDR_NETS_MAX];
+	size_t xclient_nets_count;
+	/* inbound protection (filter.c); NULL when [filter] is off */
+	struct mc_filter *filter;
+	struct mc_dns *dns;
+	struct mc_av *av;
+	struct mc_cidr filter_trusted[MC_ADDR_NETS_MAX];
+	size_t filter_trusted_count;
 	struct mc_directory_settings dir;
 	struct mc_login_throttle throttle;
 	struct mc_policy_settings policy;    /* server defaults ([policy]) */
@@ -82,6 +91,10 @@ struct rcpt {
 	struct mc_directory_result res;
 	bool remote;	      /* queue for address itself */
 	int64_t queue_tenant; /* the tenant queuing remote targets */
+	/* checked mail: the recipient domain's filter policy, and what the
+	 * end of DATA decided for it (Junk instead of the inbox) */
+	const struct mc_filter_policy *policy;
+	bool junk;
 };
 
 struct spool;
@@ -100,6 +113,9 @@ struct trans {
 	bool policed;
 	struct mc_policy policy;
 	struct limits_state limits;
+	/* mail from outside, checked (filter.c): SPF answered at MAIL */
+	bool filtered;
+	struct mc_spf_answer spf;
 };
 
 /* One client connection. */
@@ -153,6 +169,24 @@ void cmd_vrfy(void *ctx, struct mc_smtp_server *smtp, const char *arg);
 /* Frees the transaction (and its spool); accepts NULL. */
 void trans_free(struct trans **t);
 
+/* filter.c: the inbound checks around the commands. */
+bool filter_wanted(const struct session *s);
+/* MAIL of checked mail: SPF on a worker, then 250. */
+void filter_mail(struct session *s);
+/* Worker, RCPT of a local recipient of checked mail: its domain's
+ * policy into r and the SPF answer for it (code 0: accepted); -1 when
+ * the policy cannot be read. */
+int filter_rcpt(struct mc_worker *worker, struct smtpd *d,
+		const struct mc_spf_answer *spf, struct rcpt *r,
+		struct mc_filter_reply *reply_r, struct mc_error *err);
+/* Worker, end of DATA of checked mail: the verdict (reply code 0: go
+ * on; rcpts marked junk). -1 with err: answer 451. */
+int filter_data(struct smtpd *d, struct mc_pool *pool, struct trans *t,
+		mc_filter_read_fn *read, void *ctx, uint64_t size,
+		struct mc_filter_verdict *v, struct mc_error *err);
+void filter_open(struct smtpd *d, const struct mc_config *cfg);
+void filter_close(struct smtpd *d);
+
 /* data.c */
 void data_start(void *ctx, struct mc_smtp_server *smtp);
 void data_chunk(void *ctx, const void *data, size_t len);
@@ -187,6 +221,7 @@ struct delivery_outcome {
 	unsigned code;
 	const char *enh, *text;
 	const char *error; /* what went wrong, for the log */
+	const char *filter; /* the checks' summary, or NULL */
 	size_t local, remote;
 	uint64_t size;
 };

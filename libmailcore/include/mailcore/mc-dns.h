@@ -63,6 +63,11 @@ void mc_dns_memory_fail(struct mc_dns *dns, const char *name);
 /* Marks the answers for name as DNSSEC-secure. */
 void mc_dns_memory_secure(struct mc_dns *dns, const char *name);
 void mc_dns_destroy(struct mc_dns **dns);
+struct mc_config;
+/* libunbound as [dns] upstream, trust_anchor and timeout say; NULL with
+ * err. */
+struct mc_dns *mc_dns_from_config(const struct mc_config *cfg,
+				  struct mc_error *err);
 
 /* MX records of domain sorted by preference (ties in random order):
  * 1 and *mx_r, *count_r (pool), 0 when the domain has none (NODATA) or

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "mailcore/mc-config.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pool.h"
 
@@ -650,4 +651,18 @@ int mc_dns_rdata_from_text(struct mc_pool *pool, const char *type,
 	*wire_r = out;
 	*len_r = len;
 	return 0;
+}
+
+struct mc_dns *mc_dns_from_config(const struct mc_config *cfg,
+				  struct mc_error *err)
+{
+	const char *up = mc_config_str(cfg, "dns", "upstream");
+	const char *ta = mc_config_str(cfg, "dns", "trust_anchor");
+	struct mc_dns_settings set = {
+		.upstream = *up != '\0' ? up : NULL,
+		.trust_anchor_file = *ta != '\0' ? ta : NULL,
+		.timeout_ms = (unsigned)mc_config_duration_ms(cfg, "dns",
+							      "timeout"),
+	};
+	return mc_dns_create(&set, err);
 }
