@@ -108,6 +108,23 @@ int mc_store_deliver_many(struct mc_pg *pg, const struct mc_store_delivery *d,
 			  size_t n, struct mc_store_local_result *results,
 			  bool *committed_r, struct mc_error *err);
 
+/* Like mc_store_deliver, inside the caller's open transaction (so that
+ * other rows commit with the delivery): not retried on its own, and on -1
+ * the caller rolls back. */
+int mc_store_deliver_in(struct mc_pg *pg, const struct mc_store_delivery *d,
+			struct mc_store_local_result *results,
+			bool *committed_r, struct mc_error *err);
+
+/* Creates the tenant's message row for sha256 (the blob durable) from
+ * info, or reuses the row it has, and takes refs references on it as a
+ * delivery does: for holders other than mailboxes and queue entries (the
+ * quarantine). In the caller's transaction when one is open. The row's
+ * id in *message_id_r. 0, or -1 with err. */
+int mc_store_message_ref(struct mc_pg *pg, int64_t tenant_id,
+			 const char *sha256,
+			 const struct mc_message_info *info, unsigned refs,
+			 int64_t *message_id_r, struct mc_error *err);
+
 /* Publishes a "new" notification per delivered recipient. Best effort:
  * the mail is stored whatever Redis says. */
 void mc_store_notify(struct mc_redis *redis, const struct mc_store_delivery *d,

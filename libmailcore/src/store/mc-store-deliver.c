@@ -459,6 +459,34 @@ int mc_store_deliver(struct mc_pg *pg, const struct mc_store_delivery *d,
 	return r < 0 ? -1 : 0;
 }
 
+int mc_store_deliver_in(struct mc_pg *pg, const struct mc_store_delivery *d,
+			struct mc_store_local_result *results,
+			bool *committed_r, struct mc_error *err)
+{
+	struct txn t = {.d = d,
+			.results = results,
+			.pool = mc_pool_create("store-deliver", 8192)};
+	int r = deliver_txn(pg, &t, err);
+	*committed_r = r >= 0 && t.committed;
+	mc_pool_destroy(&t.pool);
+	return r < 0 ? -1 : 0;
+}
+
+int mc_store_message_ref(struct mc_pg *pg, int64_t tenant_id,
+			 const char *sha256,
+			 const struct mc_message_info *info, unsigned refs,
+			 int64_t *message_id_r, struct mc_error *err)
+{
+	struct mc_store_delivery d = {.sha256 = sha256, .info = info};
+	struct txn_tenant tt = {.id = tenant_id, .refs = refs};
+	struct txn t = {.d = &d, .pool = mc_pool_create("store-ref", 8192)};
+	int r = upsert_message(pg, &t, &tt, err);
+	if (r == 0)
+		*message_id_r = strtoll(tt.message_id, NULL, 10);
+	mc_pool_destroy(&t.pool);
+	return r;
+}
+
 /* The deliveries of mc_store_deliver_many. */
 struct txn_many {
 	struct txn *t;
