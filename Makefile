@@ -14,9 +14,9 @@ B       := $(if $(filter 1,$(SAN)),build-san,build)
 export MAILCORE_STATE ?= $(CURDIR)/var
 
 PKGS    := libevent libevent_openssl libevent_pthreads openssl libpq hiredis inih jansson libcrypt libargon2 zlib \
-           libunbound opendkim libcurl libpsl libclamav
-# libspf2 ships no .pc file
-NOPC_LIBS := -lspf2
+           libunbound opendkim libcurl libpsl libclamav libpcre2-8
+# libspf2 and libmagic ship no .pc file
+NOPC_LIBS := -lspf2 -lmagic -lm
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread \

@@ -12,6 +12,7 @@ PACKAGES=(
 	libjansson-dev libcrypt-dev libargon2-dev zlib1g-dev libcmocka-dev
 	libcivetweb-dev libcsv-dev libunbound-dev libopendkim-dev
 	libcurl4-openssl-dev libspf2-dev libpsl-dev publicsuffix libclamav-dev
+	libpcre2-dev libmagic-dev
 	# dev stack and tests
 	postgresql-15 postgresql-client-15 redis-server redis-tools openssl
 	python3 python3-pytest python3-yaml python3-jsonschema curl swaks libnet-ssleay-perl libio-socket-ssl-perl isync
