@@ -25,6 +25,7 @@ struct rcpt_job {
 	struct limits_state ls; /* the transaction's, updated when counted */
 	bool counted;
 	const struct mc_spf_answer *spf; /* checked mail: SPF at MAIL */
+	const char *sender;
 	/* the answer */
 	unsigned code;
 	const char *enh, *text;
@@ -155,7 +156,8 @@ static void rcpt_limits(struct mc_worker *worker, struct rcpt_job *j)
 static void rcpt_filter(struct mc_worker *worker, struct rcpt_job *j)
 {
 	struct mc_filter_reply reply;
-	if (filter_rcpt(worker, j->d, j->spf, j->r, &reply, &j->err) < 0)
+	if (filter_rcpt(worker, j->d, j->spf, j->ip, j->sender, j->r, &reply,
+			&j->err) < 0)
 		answer(j, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
 	else if (reply.code != 0)
 		answer(j, reply.code, reply.enh, reply.text);
@@ -256,6 +258,7 @@ static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
 		.size_hint = s->trans->size_hint,
 		.ls = s->trans->limits,
 		.spf = s->trans->filtered ? &s->trans->spf : NULL,
+		.sender = mc_pstrdup(pool, s->trans->sender),
 	};
 	if (!j->ls.on)
 		snprintf(j->ls.ip, sizeof(j->ls.ip), "%s", s->ip);

@@ -463,15 +463,16 @@ static ssize_t filter_read(void *ctx, void *buf, size_t len, uint64_t off)
 /* Worker: the checks of mail from outside. False when they decided the
  * answer (a refusal, or 451 when they could not run); else the header
  * fields to add and the rewrite. */
-static bool run_filters(struct deliver_job *j, struct spool *sp,
-			const char **headers, struct rewrite *rw)
+static bool run_filters(struct mc_worker *worker, struct deliver_job *j,
+			struct spool *sp, const char **headers,
+			struct rewrite *rw)
 {
 	struct mc_filter_verdict v;
 	struct mc_error err = {0};
 	uint64_t size = sp->writer != NULL ? mc_blob_writer_size(sp->writer)
 					   : sp->inflight.len;
-	if (filter_data(sp->d, j->pool, j->t, filter_read, sp, size, &v,
-			&err) < 0) {
+	if (filter_data(worker, sp->d, j->pool, j->t, j->client_ip, filter_read,
+			sp, size, &v, &err) < 0) {
 		j->out = (struct delivery_outcome){
 			.code = 451, .enh = "4.3.0", .text = SMTPD_TEMPFAIL_TEXT};
 		j->out.error = mc_psprintf(j->pool, "checks: %s", err.msg);
@@ -501,7 +502,8 @@ static void final_work(struct mc_worker *worker, void *ctx)
 	spool_settle(sp);
 	if (!sp->failed && attachment_refused(j, sp))
 		return;
-	if (!sp->failed && j->t->filtered && !run_filters(j, sp, &added, &rw))
+	if (!sp->failed && j->t->filtered &&
+	    !run_filters(worker, j, sp, &added, &rw))
 		return;
 	const char *prefix = mc_psprintf(j->pool, "%.*s%s",
 					 (int)sp->prefix.len, sp->prefix.data,

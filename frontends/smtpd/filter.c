@@ -1,14 +1,18 @@
 /* filter: the inbound checks (mc-filter) around mc-smtpd's commands, for
  * mail from outside: not from authenticated clients nor from [filter]
- * trusted_networks, and only on the MX port. MAIL runs SPF (on a worker;
- * it never refuses there), RCPT reads the recipient domain's policy and
- * answers SPF for it (550 5.7.23), the end of DATA decides per domain
- * (data.c writes the headers and the subject tag). */
+ * trusted_networks, and only on the MX port. MAIL runs the DNSBLs (554
+ * 5.7.1 over the threshold) and SPF (on a worker), RCPT reads the
+ * recipient domain's policy and answers SPF for it (550 5.7.23) and
+ * greylists where the domain always does, the end of DATA decides per
+ * domain (data.c writes the headers and the subject tag). */
 #include <string.h>
 
 #include "mailcore/mc-av.h"
 #include "mailcore/mc-config.h"
+#include "mailcore/mc-dnsbl.h"
 #include "mailcore/mc-dns.h"
+#include "mailcore/mc-greylist.h"
+#include "mailcore/mc-spamrules.h"
 #include "smtpd.h"
 
 /* The virus scanner of [antivirus], or NULL (none configured). */
@@ -30,6 +34,65 @@ static struct mc_av *open_av(const struct mc_config *cfg)
 	return av;
 }
 
+/* The spam scorer of [spam], or NULL (off, or its rules do not load). */
+static struct mc_spamrules *open_spam(const struct mc_config *cfg)
+{
+	struct mc_spamrules_settings set;
+	struct mc_error err = {0};
+	const char *rules = mc_config_str(cfg, "spam", "rules");
+	if (!mc_config_bool(cfg, "spam", "enabled"))
+		return NULL;
+	mc_spamrules_settings_init(&set);
+	set.rules_file = *rules != '\0' ? rules : NULL;
+	struct mc_spamrules *sr = mc_spamrules_create(&set, &err);
+	if (sr == NULL)
+		mc_log_error("spam rules: %s (mail is not scored)", err.msg);
+	return sr;
+}
+
+/* The DNSBLs of [spam] dnsbl, or NULL (none). */
+static struct mc_dnsbl *open_dnsbl(const struct mc_config *cfg)
+{
+	const char *zones = mc_config_str(cfg, "spam", "dnsbl");
+	const char *text = mc_config_str(cfg, "spam", "dnsbl_reject_text");
+	if (*zones == '\0')
+		return NULL;
+	struct mc_dnsbl_settings set = {
+		.zones = zones,
+		.threshold = (int)mc_config_int(cfg, "spam", "dnsbl_threshold"),
+		.reject_text = *text != '\0' ? text : NULL,
+	};
+	struct mc_error err = {0};
+	struct mc_dnsbl *bl = mc_dnsbl_create(&set, &err);
+	if (bl == NULL)
+		mc_log_error("dnsbl: %s (not used)", err.msg);
+	return bl;
+}
+
+/* Greylisting of [greylist], or NULL (mode off). */
+static struct mc_greylist *open_greylist(const struct mc_config *cfg)
+{
+	if (strcmp(mc_config_str(cfg, "greylist", "mode"), "off") == 0)
+		return NULL;
+	struct mc_greylist_settings set = {
+		.delay_s = (unsigned)(mc_config_duration_ms(cfg, "greylist",
+							    "delay") /
+				      1000),
+		.window_s = (unsigned)(mc_config_duration_ms(cfg, "greylist",
+							     "window") /
+				       1000),
+		.exempt_networks =
+			mc_config_str(cfg, "greylist", "exempt_networks"),
+		.exempt_domains =
+			mc_config_str(cfg, "greylist", "exempt_domains"),
+	};
+	struct mc_error err = {0};
+	struct mc_greylist *gl = mc_greylist_create(&set, &err);
+	if (gl == NULL)
+		mc_log_error("greylist: %s (off)", err.msg);
+	return gl;
+}
+
 void filter_open(struct smtpd *d, const struct mc_config *cfg)
 {
 	struct mc_error err = {0};
@@ -41,11 +104,17 @@ void filter_open(struct smtpd *d, const struct mc_config *cfg)
 	d->filter_trusted_count = n > 0 ? (size_t)n : 0;
 	d->dns = mc_dns_from_config(cfg, &err);
 	d->av = d->dns != NULL ? open_av(cfg) : NULL;
+	d->spam = open_spam(cfg);
+	d->dnsbl = open_dnsbl(cfg);
+	d->greylist = open_greylist(cfg);
 	struct mc_filter_settings set = {0};
 	mc_filter_settings_from_config(cfg, &set);
 	set.authserv_id = d->hostname;
 	set.dns = d->dns;
 	set.av = d->av;
+	set.spam = d->spam;
+	set.dnsbl = d->dnsbl;
+	set.greylist = d->greylist;
 	const char *psl = mc_config_str(cfg, "filter", "psl_file");
 	set.psl_file = *psl != '\0' ? psl : NULL;
 	d->filter = d->dns != NULL ? mc_filter_create(&set, &err) : NULL;
@@ -58,6 +127,9 @@ void filter_close(struct smtpd *d)
 {
 	mc_filter_destroy(&d->filter);
 	mc_av_destroy(&d->av);
+	mc_spamrules_destroy(&d->spam);
+	mc_dnsbl_destroy(&d->dnsbl);
+	mc_greylist_destroy(&d->greylist);
 	mc_dns_destroy(&d->dns);
 }
 
@@ -74,20 +146,30 @@ struct spf_job {
 	const char *ip, *helo;
 };
 
-/* Worker: the SPF check into the transaction. */
+/* Worker: the DNSBLs, then the SPF check, into the transaction. */
 static void spf_work(struct mc_worker *worker, void *ctx)
 {
 	struct spf_job *j = ctx;
 	(void)worker;
-	mc_filter_spf(j->d->filter, j->t->pool, j->ip, j->helo, j->t->sender,
-		      &j->t->spf);
+	j->t->mail_refusal = mc_filter_dnsbl(j->d->filter, j->t->pool, j->ip,
+					     &j->t->dnsbl_score);
+	if (j->t->mail_refusal.code == 0)
+		mc_filter_spf(j->d->filter, j->t->pool, j->ip, j->helo,
+			      j->t->sender, &j->t->spf);
 }
 
-/* Loop: MAIL is accepted whatever SPF said (RCPT applies it). */
+/* Loop: MAIL is accepted whatever SPF said (RCPT applies it), refused
+ * when the client is on the DNSBLs. */
 static void spf_done(struct session *s, void *ctx)
 {
 	struct spf_job *j = ctx;
-	if (s != NULL) {
+	if (s != NULL && j->t->mail_refusal.code != 0) {
+		const struct mc_filter_reply *r = &j->t->mail_refusal;
+		mc_logc(&s->log, MC_LOG_NOTICE, "MAIL refused: %s", r->text);
+		mc_smtp_server_reply(s->smtp, r->code, r->enh, r->text);
+		trans_free(&s->trans);
+		session_pump(s);
+	} else if (s != NULL) {
 		mc_logc(&s->log, MC_LOG_INFO, "SPF %s for <%s>: %s",
 			mc_spf_result_name(j->t->spf.result), j->t->sender,
 			j->t->spf.received_spf != NULL ? j->t->spf.received_spf
@@ -117,7 +199,8 @@ void filter_mail(struct session *s)
 }
 
 int filter_rcpt(struct mc_worker *worker, struct smtpd *d,
-		const struct mc_spf_answer *spf, struct rcpt *r,
+		const struct mc_spf_answer *spf, const char *client_ip,
+		const char *sender, struct rcpt *r,
 		struct mc_filter_reply *reply_r, struct mc_error *err)
 {
 	struct mc_filter_policy *p = mc_palloc(r->pool, sizeof(*p));
@@ -130,21 +213,44 @@ int filter_rcpt(struct mc_worker *worker, struct smtpd *d,
 		return -1;
 	r->policy = p;
 	*reply_r = mc_filter_spf_rcpt(p, spf);
+	if (reply_r->code == 0 && p->greylist == MC_FILTER_GREY_ALWAYS) {
+		struct mc_filter_envelope env = {
+			.redis = mc_service_worker_redis(worker),
+			.client_ip = client_ip,
+			.sender = sender,
+		};
+		*reply_r = mc_filter_greylist(d->filter, r->pool, &env,
+					      r->address, r->res.domain);
+	}
 	return 0;
 }
 
-int filter_data(struct smtpd *d, struct mc_pool *pool, struct trans *t,
+int filter_data(struct mc_worker *worker, struct smtpd *d,
+		struct mc_pool *pool, struct trans *t, const char *client_ip,
 		mc_filter_read_fn *read, void *ctx, uint64_t size,
 		struct mc_filter_verdict *v, struct mc_error *err)
 {
-	size_t n = 0;
+	size_t n = 0, m = t->rcpts_count + 1;
 	const struct mc_filter_policy **pol =
-		mc_palloc_array(pool, t->rcpts_count + 1, sizeof(*pol));
-	for (struct rcpt *r = t->rcpts; r != NULL; r = r->next)
-		pol[n++] = r->policy != NULL ? r->policy
-					     : mc_filter_defaults(d->filter);
-	if (mc_filter_data(d->filter, pool, &t->spf, read, ctx, size, pol, n,
-			   v, err) < 0)
+		mc_palloc_array(pool, m, sizeof(*pol));
+	const char **addrs = mc_palloc_array(pool, m, sizeof(*addrs));
+	const char **doms = mc_palloc_array(pool, m, sizeof(*doms));
+	for (struct rcpt *r = t->rcpts; r != NULL; r = r->next, n++) {
+		pol[n] = r->policy != NULL ? r->policy
+					   : mc_filter_defaults(d->filter);
+		addrs[n] = r->address;
+		doms[n] = r->res.domain;
+	}
+	struct mc_filter_envelope env = {
+		.redis = mc_service_worker_redis(worker),
+		.client_ip = client_ip,
+		.sender = t->sender,
+		.rcpts = addrs,
+		.rcpt_domains = doms,
+		.dnsbl_score = t->dnsbl_score,
+	};
+	if (mc_filter_data(d->filter, pool, &t->spf, &env, read, ctx, size,
+			   pol, n, v, err) < 0)
 		return -1;
 	n = 0;
 	for (struct rcpt *r = t->rcpts; r != NULL; r = r->next)

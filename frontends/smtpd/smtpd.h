@@ -52,6 +52,9 @@ struct smtpd {
 	struct mc_filter *filter;
 	struct mc_dns *dns;
 	struct mc_av *av;
+	struct mc_spamrules *spam;
+	struct mc_dnsbl *dnsbl;
+	struct mc_greylist *greylist;
 	struct mc_cidr filter_trusted[MC_ADDR_NETS_MAX];
 	size_t filter_trusted_count;
 	struct mc_directory_settings dir;
@@ -113,9 +116,11 @@ struct trans {
 	bool policed;
 	struct mc_policy policy;
 	struct limits_state limits;
-	/* mail from outside, checked (filter.c): SPF answered at MAIL */
+	/* mail from outside, checked (filter.c): SPF and DNSBLs at MAIL */
 	bool filtered;
 	struct mc_spf_answer spf;
+	int dnsbl_score;
+	struct mc_filter_reply mail_refusal; /* the DNSBL's, or code 0 */
 };
 
 /* One client connection. */
@@ -177,11 +182,13 @@ void filter_mail(struct session *s);
  * policy into r and the SPF answer for it (code 0: accepted); -1 when
  * the policy cannot be read. */
 int filter_rcpt(struct mc_worker *worker, struct smtpd *d,
-		const struct mc_spf_answer *spf, struct rcpt *r,
+		const struct mc_spf_answer *spf, const char *client_ip,
+		const char *sender, struct rcpt *r,
 		struct mc_filter_reply *reply_r, struct mc_error *err);
 /* Worker, end of DATA of checked mail: the verdict (reply code 0: go
  * on; rcpts marked junk). -1 with err: answer 451. */
-int filter_data(struct smtpd *d, struct mc_pool *pool, struct trans *t,
+int filter_data(struct mc_worker *worker, struct smtpd *d,
+		struct mc_pool *pool, struct trans *t, const char *client_ip,
 		mc_filter_read_fn *read, void *ctx, uint64_t size,
 		struct mc_filter_verdict *v, struct mc_error *err);
 void filter_open(struct smtpd *d, const struct mc_config *cfg);

@@ -1,7 +1,9 @@
-"""Inbound protection in mc-smtpd (mc-filter): SPF at MAIL FROM with its
-verdict per recipient domain at RCPT, DKIM and DMARC at the end of DATA,
-the virus scan with test signatures, one Authentication-Results header
-(forged copies dropped) and Received-SPF. The DNS answers come from a
+"""Inbound protection in mc-smtpd (mc-filter): DNSBLs and SPF at MAIL
+FROM, SPF's verdict and greylisting per recipient domain at RCPT, DKIM,
+DMARC, the virus scan with test signatures and the spam score (rules
+file, thresholds, greylisting by score) at the end of DATA, one
+Authentication-Results header (forged copies dropped), Received-SPF and
+X-Spam-*. The DNS answers come from a
 Debian unbound on loopback ([dns] upstream). The client connects from
 loopback and names the outside client it stands for with XCLIENT (allowed
 from [smtpd] xclient_networks), since SPF and the filters never judge
@@ -98,14 +100,31 @@ class World:
             f'_dmarc.{d["signed"]}. TXT "v=DMARC1; p=reject"',
             f'sel._domainkey.{d["signed"]}. TXT {txt("v=DKIM1; k=rsa; p=" + pub)}',
         ]
+        # a DNSBL listing 192.0.2.66 (weight 3) and an allowlist for
+        # 192.0.2.67 (weight -5, also on the DNSBL)
+        records += [f"66.2.0.192.bl-{uniq}.test. A 127.0.0.2",
+                    f'66.2.0.192.bl-{uniq}.test. TXT "listed for testing"',
+                    f"67.2.0.192.bl-{uniq}.test. A 127.0.0.2",
+                    f"67.2.0.192.wl-{uniq}.test. A 127.0.0.2"]
+        rules = tmp_path / "spam.rules"
+        rules.write_text('body TEST_SPAMWORD =~ /\\bspamword\\b/i 20 "the test spam word"\n'
+                         'body TEST_JUNKWORD =~ /\\bjunkword\\b/i 9\n'
+                         'header TEST_TAGWORD Subject =~ /tagword/ 6\n'
+                         'header TEST_GREYWORD Subject =~ /greyword/ 4\n')
         self.dns = DnsServer(str(tmp_path), records, zones={d["slow"] + ".": "deny"})
         env = {"MAILCORE_DNS_UPSTREAM": self.dns.upstream, "MAILCORE_DNS_TIMEOUT": "1s",
                "MAILCORE_SMTPD_XCLIENT_NETWORKS": "127.0.0.0/8",
-               "MAILCORE_ANTIVIRUS_DATABASE": os.path.join(TOP, "tests", "fixtures", "clamav")}
+               "MAILCORE_ANTIVIRUS_DATABASE": os.path.join(TOP, "tests", "fixtures", "clamav"),
+               "MAILCORE_SPAM_RULES": str(rules),
+               "MAILCORE_SPAM_DNSBL": f"bl-{uniq}.test*3, wl-{uniq}.test*-5",
+               "MAILCORE_SPAM_DNSBL_THRESHOLD": "3",
+               "MAILCORE_GREYLIST_MODE": "off"}
         env.update(extra_env or {})
         self.smtpd = start_smtpd(daemon, **env)
 
     def session(self, helo="mx.outside.example", client=CLIENT):
+        # (a Date and Message-ID in every test message: the spam score's
+        # built-in checks stay quiet)
         """An smtplib session as the outside client (after XCLIENT)."""
         s = connect(self.stack)
         if client is not None:
@@ -130,6 +149,7 @@ class World:
 
     def message(self, from_addr, subject, body=b"Hello.\r\n", extra=b""):
         return (f"From: <{from_addr}>\r\nTo: <{self.rcpt}>\r\nSubject: {subject}\r\n"
+                f"Date: Wed, 02 Dec 2026 10:00:00 +0000\r\n"
                 f"Message-ID: <{subject}@x>\r\n").encode() + extra + b"\r\n" + body
 
     def stored(self, folder="INBOX"):
@@ -314,3 +334,73 @@ def test_xclient_only_from_its_networks(stack, mailctl, daemon, uniq, tmp_path):
         assert b"XCLIENT" not in s.ehlo_resp
     finally:
         s.close()
+
+
+# -- DNSBLs, spam score, greylisting ------------------------------------------------
+
+def test_dnsbl_listing_refuses_mail_naming_the_client_and_allowlist_wins(world):
+    d = world.domains["pass"]
+    s = world.session(client="192.0.2.66")
+    try:
+        code, text = s.mail(f"a@{d}")
+        assert code == 554 and text.startswith(b"5.7.1"), (code, text)
+        assert b"192.0.2.66" in text and b"listed for testing" in text, text
+    finally:
+        s.close()
+    n = world.domains["none"]
+    rr, dr = world.send(f"a@{n}", world.message(f"a@{n}", "allowed"), client="192.0.2.67")
+    assert rr[0] == 250 and dr[0] == 250, (rr, dr)
+
+
+def test_spam_score_thresholds_reject_junk_and_tag(world):
+    d = world.domains["pass"]
+    rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "offer", b"Buy SPAMWORD now.\r\n"))
+    assert dr[0] == 550 and dr[1].startswith(b"5.7.1") and b"spam" in dr[1], dr
+    rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "maybe", b"a junkword here\r\n"))
+    assert dr[0] == 250
+    [m] = world.stored("Junk")
+    assert m["X-Spam-Status"].startswith("Yes, score=") and "TEST_JUNKWORD" in m["X-Spam-Status"]
+    rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "tagword news"))
+    assert dr[0] == 250
+    [m] = world.stored()
+    assert m["Subject"] == "[SPAM] tagword news"
+    assert float(m["X-Spam-Score"]) >= 5
+    world.set_domain('{"spam_reject": 0, "spam_junk": 0, "spam_tag": 50}')
+    rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "offer2", b"SPAMWORD\r\n"))
+    assert dr[0] == 250
+    assert [m["Subject"] for m in world.stored()] == ["[SPAM] tagword news", "offer2"]
+
+
+def test_greylisting_always_defers_a_new_triplet_until_the_delay(stack, mailctl, daemon,
+                                                                 uniq, tmp_path):
+    w = World(stack, mailctl, daemon, uniq, tmp_path,
+              extra_env={"MAILCORE_GREYLIST_MODE": "always", "MAILCORE_GREYLIST_DELAY": "2s"})
+    try:
+        d = w.domains["none"]
+        msg = w.message(f"a@{d}", "grey")
+        rr, _ = w.send(f"a@{d}", msg)
+        assert rr[0] == 451 and rr[1].startswith(b"4.7.1"), rr
+        rr, _ = w.send(f"a@{d}", msg)  # too early: still deferred
+        assert rr[0] == 451
+        assert wait_until(lambda: w.send(f"a@{d}", msg)[0][0] == 250, 8, 0.5)
+        rr, dr = w.send(f"a@{d}", msg)  # known now: at once
+        assert rr[0] == 250 and dr[0] == 250
+        rr, _ = w.send(f"a@{d}", msg, client="192.0.3.10")  # another /24
+        assert rr[0] == 451
+    finally:
+        w.dns.stop()
+
+
+def test_greylisting_by_score_defers_only_suspicious_mail(stack, mailctl, daemon, uniq,
+                                                          tmp_path):
+    w = World(stack, mailctl, daemon, uniq, tmp_path,
+              extra_env={"MAILCORE_GREYLIST_MODE": "score"})
+    try:
+        d = w.domains["pass"]
+        rr, dr = w.send(f"a@{d}", w.message(f"a@{d}", "plain hello"))
+        assert dr[0] == 250, dr
+        rr, dr = w.send(f"a@{d}", w.message(f"a@{d}", "greyword offer"))
+        assert rr[0] == 250 and dr[0] == 451 and dr[1].startswith(b"4.7.1"), dr
+        assert len(w.stored()) == 1
+    finally:
+        w.dns.stop()

@@ -1,9 +1,11 @@
 /* mc-filter: the inbound protection pipeline mc-smtpd runs on mail from
- * outside (not on authenticated or trusted clients' mail): SPF at MAIL
- * FROM (the verdict applied per recipient domain at RCPT), then at the
- * end of DATA DKIM verification, DMARC and the virus scan, giving one
- * verdict per recipient domain and the header fields to add (one
- * Authentication-Results, Received-SPF) while forged
+ * outside (not on authenticated or trusted clients' mail): DNSBLs and
+ * SPF at MAIL FROM (SPF's verdict applied per recipient domain at RCPT,
+ * with greylisting where a domain always wants it), then at the end of
+ * DATA DKIM verification, DMARC, the virus scan and the spam score
+ * (rules, the other results, DNSBL hits), greylisting where the score
+ * asks for it; one verdict per recipient domain and the header fields to
+ * add (one Authentication-Results, Received-SPF, X-Spam-*) while forged
  * Authentication-Results fields with our authserv-id are dropped. Each
  * domain may override the server's actions (domains.filter_settings,
  * JSON). Synchronous: it runs on worker threads; one struct mc_filter is
@@ -23,6 +25,10 @@
 
 struct mc_av;
 struct mc_config;
+struct mc_dnsbl;
+struct mc_greylist;
+struct mc_redis;
+struct mc_spamrules;
 struct mc_dns;
 struct mc_error;
 struct mc_pg;
@@ -39,6 +45,15 @@ enum mc_filter_action {
 			    * Junk: the message is accepted once */
 };
 
+/* When a domain greylists (RFC 6647): never, every new triplet at RCPT,
+ * or (the default, as Rspamd does) only a message whose spam score
+ * reaches greylist_score. */
+enum mc_filter_greylist {
+	MC_FILTER_GREY_OFF,
+	MC_FILTER_GREY_ALWAYS,
+	MC_FILTER_GREY_SCORE,
+};
+
 /* A domain's choices (server defaults from [filter], then the domain's
  * filter_settings JSON on top). */
 struct mc_filter_policy {
@@ -48,12 +63,18 @@ struct mc_filter_policy {
 	enum mc_filter_action virus; /* REJECT (554 5.7.1) or TAG */
 	const char *tag;	     /* the subject tag, e.g. "[SPAM]" */
 	const char *virus_tag;	     /* "[VIRUS]" */
+	enum mc_filter_greylist greylist;
+	/* spam score thresholds (0: that step is off) */
+	double spam_tag, spam_junk, spam_reject, greylist_score;
 };
 
 struct mc_filter_settings {
 	const char *authserv_id; /* our host name, in the headers we add */
 	struct mc_dns *dns;	 /* not owned; must outlive the filter */
 	struct mc_av *av;	 /* NULL: no virus scan; not owned */
+	struct mc_spamrules *spam; /* NULL: no spam score; not owned */
+	struct mc_dnsbl *dnsbl;	   /* NULL: no DNSBLs; not owned */
+	struct mc_greylist *greylist; /* NULL: no greylisting; not owned */
 	const char *psl_file;	 /* NULL: mc-dmarc's default */
 	struct mc_filter_policy defaults;
 };
@@ -98,6 +119,30 @@ void mc_filter_spf(struct mc_filter *f, struct mc_pool *pool,
 struct mc_filter_reply mc_filter_spf_rcpt(const struct mc_filter_policy *policy,
 					  const struct mc_spf_answer *spf);
 
+/* MAIL FROM: the DNSBL score of the client; a refusal (554 5.7.1 with
+ * the list's text) when it is over the threshold. A list that cannot be
+ * asked counts as not listing. */
+struct mc_filter_reply mc_filter_dnsbl(struct mc_filter *f,
+				       struct mc_pool *pool,
+				       const char *client_ip, int *score_r);
+
+/* The greylisting triplet of a transaction. */
+struct mc_filter_envelope {
+	struct mc_redis *redis;
+	const char *client_ip, *sender;
+	const char *const *rcpts; /* one per policy of mc_filter_data */
+	const char *const *rcpt_domains;
+	int dnsbl_score;
+};
+
+/* Greylists one recipient now (451 4.7.1 while deferred; code 0: pass,
+ * exempt, or Redis down: greylisting fails open). */
+struct mc_filter_reply mc_filter_greylist(struct mc_filter *f,
+					  struct mc_pool *pool,
+					  const struct mc_filter_envelope *env,
+					  const char *rcpt,
+					  const char *rcpt_domain);
+
 /* Reads the message being checked (CRLF lines, as received, without our
  * Received header); the count, 0 at the end, -1 on error. */
 typedef ssize_t mc_filter_read_fn(void *ctx, void *buf, size_t len,
@@ -117,6 +162,9 @@ struct mc_filter_verdict {
 	size_t dkim_count;
 	struct mc_dmarc_verdict dmarc;
 	const char *virus; /* the signature name, or NULL */
+	bool scored;	   /* a spam score was computed */
+	double spam_score;
+	const char *spam_headers; /* X-Spam-Score and X-Spam-Status */
 	/* one line for the log: "spf=pass dkim=pass dmarc=pass ..." */
 	const char *summary;
 };
@@ -126,7 +174,8 @@ struct mc_filter_verdict {
  * that cannot be read or scanned is answered 451, never accepted
  * unchecked nor refused). */
 int mc_filter_data(struct mc_filter *f, struct mc_pool *pool,
-		   const struct mc_spf_answer *spf, mc_filter_read_fn *read,
+		   const struct mc_spf_answer *spf,
+		   const struct mc_filter_envelope *env, mc_filter_read_fn *read,
 		   void *read_ctx, uint64_t size,
 		   const struct mc_filter_policy *const *policies, size_t count,
 		   struct mc_filter_verdict *v_r, struct mc_error *err);

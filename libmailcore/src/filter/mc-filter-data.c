@@ -1,8 +1,9 @@
 /* mc-filter-data: the end of DATA. DKIM signatures verified, the From
  * domain's DMARC policy evaluated against SPF and DKIM, the message
- * scanned for viruses; then one action per recipient domain, the answer
- * when all of them refuse, and the Authentication-Results and
- * Received-SPF fields to add. */
+ * scanned for viruses and scored for spam; then one action per
+ * recipient domain, the answer when all of them refuse (or greylisting's
+ * when the score asks for it), and the Authentication-Results,
+ * Received-SPF and X-Spam fields to add. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <sys/random.h>
 
 #include "mailcore/mc-av.h"
+#include "mailcore/mc-spamrules.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pool.h"
 #include "mailcore/mc-str.h"
@@ -120,6 +122,14 @@ static enum mc_filter_action decide(const struct mc_filter_policy *p,
 		return MC_FILTER_REJECT;
 	if (p->dmarc && v->dmarc.policy == MC_DMARC_POLICY_QUARANTINE)
 		return MC_FILTER_JUNK;
+	if (!v->scored)
+		return MC_FILTER_DELIVER;
+	if (p->spam_reject > 0 && v->spam_score >= p->spam_reject)
+		return MC_FILTER_REJECT;
+	if (p->spam_junk > 0 && v->spam_score >= p->spam_junk)
+		return MC_FILTER_JUNK;
+	if (p->spam_tag > 0 && v->spam_score >= p->spam_tag)
+		return MC_FILTER_TAG;
 	return MC_FILTER_DELIVER;
 }
 
@@ -131,6 +141,13 @@ static void refusal(struct mc_pool *pool, struct mc_filter_verdict *v)
 			554, "5.7.1",
 			mc_psprintf(pool, "Message rejected: virus found: %s",
 				    v->virus)};
+		return;
+	}
+	if (v->dmarc.policy != MC_DMARC_POLICY_REJECT) {
+		v->reply = (struct mc_filter_reply){
+			550, "5.7.1",
+			mc_psprintf(pool, "Message rejected as spam (score %.1f)",
+				    v->spam_score)};
 		return;
 	}
 	v->reply = (struct mc_filter_reply){
@@ -179,13 +196,91 @@ static void headers(struct mc_filter *f, struct mc_pool *pool,
 	if (v->dkim_count == 0)
 		mc_authres_add(ar, "dkim", "none");
 	mc_authres_add_dmarc(ar, &v->dmarc);
-	v->headers = mc_psprintf(pool, "Authentication-Results: %s\r\n%s%s%s",
+	v->headers = mc_psprintf(pool, "Authentication-Results: %s\r\n%s%s%s%s",
 				 mc_authres_value(ar),
 				 spf->received_spf != NULL ? "Received-SPF: "
 							   : "",
 				 spf->received_spf != NULL ? spf->received_spf
 							   : "",
-				 spf->received_spf != NULL ? "\r\n" : "");
+				 spf->received_spf != NULL ? "\r\n" : "",
+				 v->spam_headers != NULL ? v->spam_headers : "");
+}
+
+/* The DKIM input of the spam score: pass when one passed, else fail
+ * when one failed. */
+static enum mc_dkim_result dkim_summary(const struct mc_filter_verdict *v)
+{
+	enum mc_dkim_result r = MC_DKIM_NONE;
+	for (size_t i = 0; i < v->dkim_count; i++) {
+		if (v->dkim[i].result == MC_DKIM_PASS)
+			return MC_DKIM_PASS;
+		if (v->dkim[i].result == MC_DKIM_FAIL)
+			r = MC_DKIM_FAIL;
+	}
+	return r;
+}
+
+/* X-Spam-Score and X-Spam-Status (the symbols that hit, at most 20). */
+static const char *spam_headers(struct mc_pool *pool,
+				const struct mc_spamrules_result *r,
+				double tag)
+{
+	struct mc_buf b;
+	mc_buf_init(&b, pool, 0);
+	mc_buf_printf(&b, "X-Spam-Score: %.1f\r\nX-Spam-Status: %s, score=%.1f",
+		      r->score, tag > 0 && r->score >= tag ? "Yes" : "No",
+		      r->score);
+	for (size_t i = 0; i < r->hit_count && i < 20; i++)
+		mc_buf_printf(&b, "%s%s", i == 0 ? "\r\n\ttests=" : ",",
+			      r->hits[i].name);
+	mc_buf_append_str(&b, "\r\n");
+	return mc_buf_cstr(&b);
+}
+
+/* The spam score (none without rules). 0, or -1 with err. */
+static int score(struct mc_filter *f, struct mc_pool *pool,
+		 const struct mc_spf_answer *spf,
+		 const struct mc_filter_envelope *env, mc_filter_read_fn *read,
+		 void *ctx, struct mc_filter_verdict *v, struct mc_error *err)
+{
+	struct mc_spamrules_result r;
+	if (f->set.spam == NULL)
+		return 0;
+	struct mc_spamrules_inputs in = {
+		.spf = spf->result,
+		.dkim = dkim_summary(v),
+		.dmarc = v->dmarc.result,
+		.dnsbl_score = env != NULL ? env->dnsbl_score : 0,
+	};
+	if (mc_spamrules_scan(f->set.spam, pool, read, ctx, &in, &r, err) < 0)
+		return -1;
+	v->scored = true;
+	v->spam_score = r.score;
+	v->spam_headers = spam_headers(pool, &r, f->set.defaults.spam_tag);
+	return 0;
+}
+
+/* Greylisting where a domain asks for it at this score: the first
+ * deferral answers the whole transaction (451 4.7.1). */
+static void greylist_scored(struct mc_filter *f, struct mc_pool *pool,
+			    const struct mc_filter_envelope *env,
+			    const struct mc_filter_policy *const *policies,
+			    size_t count, struct mc_filter_verdict *v)
+{
+	if (env == NULL || !v->scored || v->reply.code != 0)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		const struct mc_filter_policy *p = policies[i];
+		if (p->greylist != MC_FILTER_GREY_SCORE ||
+		    p->greylist_score <= 0 || v->spam_score < p->greylist_score)
+			continue;
+		struct mc_filter_reply g = mc_filter_greylist(
+			f, pool, env, env->rcpts[i], env->rcpt_domains[i]);
+		if (g.code != 0) {
+			v->reply = g;
+			return;
+		}
+	}
 }
 
 /* The virus scan (none without a scanner). 0, or -1 with err. */
@@ -205,7 +300,8 @@ static int scan(struct mc_filter *f, struct mc_pool *pool,
 }
 
 int mc_filter_data(struct mc_filter *f, struct mc_pool *pool,
-		   const struct mc_spf_answer *spf, mc_filter_read_fn *read,
+		   const struct mc_spf_answer *spf,
+		   const struct mc_filter_envelope *env, mc_filter_read_fn *read,
 		   void *read_ctx, uint64_t size,
 		   const struct mc_filter_policy *const *policies, size_t count,
 		   struct mc_filter_verdict *v, struct mc_error *err)
@@ -218,14 +314,20 @@ int mc_filter_data(struct mc_filter *f, struct mc_pool *pool,
 		return -1;
 	size_t hlen = read_header(pool, read, read_ctx, &hdr);
 	check_dmarc(f, pool, spf, hdr, hlen, v);
+	if (v->virus == NULL &&
+	    score(f, pool, spf, env, read, read_ctx, v, err) < 0)
+		return -1;
 	actions(pool, policies, count, v);
+	greylist_scored(f, pool, env, policies, count, v);
 	headers(f, pool, spf, v);
 	v->summary = mc_psprintf(
-		pool, "spf=%s dkim=%s dmarc=%s%s%s", mc_spf_result_name(spf->result),
+		pool, "spf=%s dkim=%s dmarc=%s%s%s%s", mc_spf_result_name(spf->result),
 		v->dkim_count == 0 ? "none"
 				   : mc_dkim_result_name(v->dkim[0].result),
 		mc_dmarc_result_name(v->dmarc.result),
 		v->virus != NULL ? " virus=" : "",
-		v->virus != NULL ? v->virus : "");
+		v->virus != NULL ? v->virus : "",
+		v->scored ? mc_psprintf(pool, " spam=%.1f", v->spam_score)
+			  : "");
 	return 0;
 }

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mailcore/mc-config.h"
+#include "mailcore/mc-dnsbl.h"
+#include "mailcore/mc-greylist.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pg.h"
 #include "mailcore/mc-pool.h"
@@ -16,6 +19,21 @@
 static const char policy_sql[] =
 	"SELECT filter_settings::text FROM domains "
 	"WHERE tenant_id = $1 AND id = $2";
+
+/* "off" / "always" / "score", else dflt. */
+static enum mc_filter_greylist greylist_mode(const char *v,
+					     enum mc_filter_greylist dflt)
+{
+	if (v == NULL)
+		return dflt;
+	if (strcmp(v, "off") == 0)
+		return MC_FILTER_GREY_OFF;
+	if (strcmp(v, "always") == 0)
+		return MC_FILTER_GREY_ALWAYS;
+	if (strcmp(v, "score") == 0)
+		return MC_FILTER_GREY_SCORE;
+	return dflt;
+}
 
 void mc_filter_settings_from_config(const struct mc_config *cfg,
 				    struct mc_filter_settings *set)
@@ -34,6 +52,13 @@ void mc_filter_settings_from_config(const struct mc_config *cfg,
 			   : MC_FILTER_REJECT;
 	p->tag = mc_config_str(cfg, "filter", "tag");
 	p->virus_tag = mc_config_str(cfg, "filter", "virus_tag");
+	p->greylist = greylist_mode(mc_config_str(cfg, "greylist", "mode"),
+				    MC_FILTER_GREY_SCORE);
+	p->spam_tag = (double)mc_config_int(cfg, "spam", "tag_score");
+	p->spam_junk = (double)mc_config_int(cfg, "spam", "junk_score");
+	p->spam_reject = (double)mc_config_int(cfg, "spam", "reject_score");
+	p->greylist_score =
+		(double)mc_config_int(cfg, "spam", "greylist_score");
 }
 
 struct mc_filter *mc_filter_create(const struct mc_filter_settings *set,
@@ -95,6 +120,15 @@ static void string_member(struct mc_pool *pool, json_t *o, const char *key,
 		*out = mc_pstrdup(pool, v);
 }
 
+/* A number member in [0, 1000] (else unchanged). */
+static void number_member(json_t *o, const char *key, double *out)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_number(v) && json_number_value(v) >= 0 &&
+	    json_number_value(v) <= 1000)
+		*out = json_number_value(v);
+}
+
 void mc_filter_policy_apply(struct mc_pool *pool, const char *text,
 			    struct mc_filter_policy *p)
 {
@@ -113,6 +147,12 @@ void mc_filter_policy_apply(struct mc_pool *pool, const char *text,
 	p->virus = virus_reject ? MC_FILTER_REJECT : MC_FILTER_TAG;
 	string_member(pool, o, "tag", &p->tag);
 	string_member(pool, o, "virus_tag", &p->virus_tag);
+	p->greylist = greylist_mode(
+		json_string_value(json_object_get(o, "greylist")), p->greylist);
+	number_member(o, "spam_tag", &p->spam_tag);
+	number_member(o, "spam_junk", &p->spam_junk);
+	number_member(o, "spam_reject", &p->spam_reject);
+	number_member(o, "greylist_score", &p->greylist_score);
 	json_decref(o);
 }
 
@@ -164,6 +204,42 @@ struct mc_filter_reply mc_filter_spf_rcpt(const struct mc_filter_policy *p,
 		       "allow this host to send its mail"
 		     : "SPF softfail: the sender's domain does not vouch for "
 		       "this host"};
+}
+
+struct mc_filter_reply mc_filter_dnsbl(struct mc_filter *f,
+				       struct mc_pool *pool,
+				       const char *client_ip, int *score_r)
+{
+	const struct mc_dnsbl_result *res = NULL;
+	struct mc_error err = {0};
+	*score_r = 0;
+	if (f->set.dnsbl == NULL || mc_dnsbl_count(f->set.dnsbl) == 0 ||
+	    mc_dnsbl_check(f->set.dnsbl, f->set.dns, pool, client_ip, &res,
+			   &err) < 0)
+		return (struct mc_filter_reply){0};
+	*score_r = res->score;
+	if (!res->over)
+		return (struct mc_filter_reply){0};
+	return (struct mc_filter_reply){554, "5.7.1", res->reject_text};
+}
+
+struct mc_filter_reply mc_filter_greylist(struct mc_filter *f,
+					  struct mc_pool *pool,
+					  const struct mc_filter_envelope *env,
+					  const char *rcpt,
+					  const char *rcpt_domain)
+{
+	struct mc_greylist_result res;
+	struct mc_error err = {0};
+	if (f->set.greylist == NULL ||
+	    mc_greylist_exempt(f->set.greylist, env->client_ip, rcpt_domain,
+			       false) ||
+	    mc_greylist_check(f->set.greylist, env->redis, env->client_ip,
+			      env->sender, rcpt, time(NULL), &res, &err) != 0)
+		return (struct mc_filter_reply){0}; /* pass, or fail open */
+	char *text = mc_palloc(pool, 128);
+	mc_greylist_reply_text(&res, text, 128);
+	return (struct mc_filter_reply){451, "4.7.1", text};
 }
 
 bool mc_filter_drop_field(const struct mc_filter *f, const char *name,
