@@ -91,6 +91,26 @@ static void add_target(struct mc_pool *pool, struct bcc_copies *c,
 		c->forget[c->forget_count++] = target->address;
 }
 
+/* The targets plus the BCC addresses content rules added (a remote
+ * copy is queued under the first recipient's tenant). */
+static struct mc_bcc_target *with_filter_bcc(struct mc_pool *pool,
+					     const struct trans *t,
+					     struct mc_bcc_target *targets,
+					     size_t *n)
+{
+	if (t->filter_bcc_count == 0)
+		return targets;
+	int64_t tenant = t->rcpts != NULL && t->rcpts->res.mailboxes_count > 0
+				 ? t->rcpts->res.mailboxes[0].tenant_id
+				 : 0;
+	struct mc_bcc_target *all = mc_palloc_array(
+		pool, *n + t->filter_bcc_count + 1, sizeof(*all));
+	memcpy(all, targets, *n * sizeof(*all));
+	for (size_t i = 0; i < t->filter_bcc_count; i++)
+		all[(*n)++] = (struct mc_bcc_target){tenant, t->filter_bcc[i]};
+	return all;
+}
+
 int bcc_copies(struct mc_worker *worker,
 	       const struct mc_directory_settings *dir, struct mc_pool *pool,
 	       const struct trans *t, bool authed, struct bcc_copies *copies_r,
@@ -105,6 +125,7 @@ int bcc_copies(struct mc_worker *worker,
 	if (mc_bcc_match(pg, redis, dir, pool, keys, nkeys, &targets, &ntargets,
 			 err) < 0)
 		return -1;
+	targets = with_filter_bcc(pool, t, targets, &ntargets);
 	for (size_t i = 0; i < ntargets; i++) {
 		struct mc_directory_result res;
 		if (mc_directory_resolve(pg, redis, dir, pool,

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mailcore/mc-pg.h"
+#include "mailcore/mc-quarantine.h"
 #include "mailcore/mc-redis.h"
 #include "mailcore/mc-store.h"
 #include "smtpd.h"
@@ -63,6 +65,8 @@ static void add_remote(struct mc_store_delivery *d, struct mc_store_remote *r,
 static void add_rcpt(struct mc_store_delivery *d, struct mc_store_local *l,
 		     struct mc_store_remote *r, const struct rcpt *rc)
 {
+	if (rc->quarantine != NULL)
+		return; /* held back (quarantine_all) */
 	if (rc->remote) {
 		add_remote(d, r, rc->queue_tenant, rc->address, rc);
 		return;
@@ -185,6 +189,92 @@ static void forget_usage(struct mc_redis *redis, struct mc_pool *pool,
 	mc_directory_forget(redis, addrs, n);
 }
 
+/* A quarantined recipient's request (its mailboxes). */
+static struct mc_quarantine_add quarantine_of(struct mc_pool *pool,
+					      const struct trans *t,
+					      const struct rcpt *rc,
+					      const struct mc_store_delivery *d)
+{
+	struct mc_quarantine_rcpt *q = mc_palloc_array(
+		pool, rc->res.mailboxes_count + 1, sizeof(*q));
+	for (size_t i = 0; i < rc->res.mailboxes_count; i++) {
+		const struct mc_directory_mailbox *m = &rc->res.mailboxes[i];
+		q[i] = (struct mc_quarantine_rcpt){m->user_id, m->domain_id,
+						   m->address};
+	}
+	enum mc_quarantine_category cat = MC_QUARANTINE_POLICY;
+	(void)mc_quarantine_category_parse(rc->quarantine_category, &cat);
+	return (struct mc_quarantine_add){
+		.tenant_id = rc->res.mailboxes[0].tenant_id,
+		.sha256 = d->sha256,
+		.info = d->info,
+		.sender = t->sender,
+		.rcpts = q,
+		.rcpts_count = rc->res.mailboxes_count,
+		.reason = rc->quarantine,
+		.category = cat,
+	};
+}
+
+/* The store and the quarantine in one transaction. */
+struct commit {
+	const struct trans *t;
+	struct mc_pool *pool;
+	const struct mc_store_delivery *d;
+	struct mc_store_local_result *res;
+	bool committed;
+	size_t held;
+};
+
+/* mc_pg_txn_fn: the delivery, then each quarantined recipient's item. */
+static int commit_txn(struct mc_pg *pg, void *ctx, struct mc_error *err)
+{
+	struct commit *c = ctx;
+	c->committed = false;
+	c->held = 0;
+	if ((c->d->local_count > 0 || c->d->remote_count > 0) &&
+	    mc_store_deliver_in(pg, c->d, c->res, &c->committed, err) < 0)
+		return -1;
+	for (const struct rcpt *rc = c->t->rcpts; rc != NULL; rc = rc->next) {
+		if (rc->quarantine == NULL || rc->res.mailboxes_count == 0)
+			continue;
+		struct mc_quarantine_add q = quarantine_of(c->pool, c->t, rc, c->d);
+		if (mc_quarantine_add(pg, &q, NULL, err) < 0)
+			return -1;
+		c->held += q.rcpts_count;
+	}
+	c->committed |= c->held > 0;
+	return 0;
+}
+
+/* True when some recipient is quarantined. */
+static bool any_quarantined(const struct trans *t)
+{
+	for (const struct rcpt *rc = t->rcpts; rc != NULL; rc = rc->next) {
+		if (rc->quarantine != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Stores d (and the quarantined copies): 0, or -1 with err. */
+static int store(struct mc_pg *pg, struct mc_pool *pool, const struct trans *t,
+		 const struct mc_store_delivery *d,
+		 struct mc_store_local_result *res, bool *committed,
+		 struct mc_error *err)
+{
+	if (!any_quarantined(t))
+		return mc_store_deliver(pg, d, res, committed, err);
+	struct commit c = {t, pool, d, res, false, 0};
+	if (mc_pg_transaction(pg, commit_txn, &c, err) < 0)
+		return -1;
+	*committed = c.committed;
+	if (c.held > 0)
+		mc_log_info("message %s: %zu cop%s quarantined", t->id, c.held,
+			    c.held == 1 ? "y" : "ies");
+	return 0;
+}
+
 void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
 		    const struct trans *t,
 		    const struct mc_directory_settings *dir,
@@ -218,8 +308,8 @@ void deliver_commit(struct mc_worker *worker, struct mc_pool *pool,
 	out->remote = d.remote_count;
 	struct mc_store_local_result *res =
 		mc_palloc_array(pool, d.local_count + 1, sizeof(*res));
-	if (mc_store_deliver(mc_service_worker_pg(worker), &d, res, &committed,
-			     &err) < 0) {
+	if (store(mc_service_worker_pg(worker), pool, t, &d, res, &committed,
+		  &err) < 0) {
 		outcome(out, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
 		out->error = mc_pstrdup(pool, err.msg);
 		return;

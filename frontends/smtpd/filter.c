@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mailcore/mc-av.h"
+#include "mailcore/mc-bayes.h"
 #include "mailcore/mc-config.h"
 #include "mailcore/mc-dnsbl.h"
 #include "mailcore/mc-dns.h"
@@ -107,6 +108,7 @@ void filter_open(struct smtpd *d, const struct mc_config *cfg)
 	d->spam = open_spam(cfg);
 	d->dnsbl = open_dnsbl(cfg);
 	d->greylist = open_greylist(cfg);
+	d->bayes = d->spam != NULL ? mc_bayes_create(NULL) : NULL;
 	struct mc_filter_settings set = {0};
 	mc_filter_settings_from_config(cfg, &set);
 	set.authserv_id = d->hostname;
@@ -115,6 +117,7 @@ void filter_open(struct smtpd *d, const struct mc_config *cfg)
 	set.spam = d->spam;
 	set.dnsbl = d->dnsbl;
 	set.greylist = d->greylist;
+	set.bayes = d->bayes;
 	const char *psl = mc_config_str(cfg, "filter", "psl_file");
 	set.psl_file = *psl != '\0' ? psl : NULL;
 	d->filter = d->dns != NULL ? mc_filter_create(&set, &err) : NULL;
@@ -130,6 +133,7 @@ void filter_close(struct smtpd *d)
 	mc_spamrules_destroy(&d->spam);
 	mc_dnsbl_destroy(&d->dnsbl);
 	mc_greylist_destroy(&d->greylist);
+	mc_bayes_destroy(&d->bayes);
 	mc_dns_destroy(&d->dns);
 }
 
@@ -235,11 +239,20 @@ int filter_data(struct mc_worker *worker, struct smtpd *d,
 		mc_palloc_array(pool, m, sizeof(*pol));
 	const char **addrs = mc_palloc_array(pool, m, sizeof(*addrs));
 	const char **doms = mc_palloc_array(pool, m, sizeof(*doms));
+	int64_t *tenants = mc_palloc_array(pool, m, sizeof(*tenants));
+	int64_t *ids = mc_palloc_array(pool, m, sizeof(*ids));
+	int64_t bayes_tenant = 0;
 	for (struct rcpt *r = t->rcpts; r != NULL; r = r->next, n++) {
 		pol[n] = r->policy != NULL ? r->policy
 					   : mc_filter_defaults(d->filter);
 		addrs[n] = r->address;
 		doms[n] = r->res.domain;
+		if (!r->remote && r->res.mailboxes_count > 0) {
+			tenants[n] = r->res.mailboxes[0].tenant_id;
+			ids[n] = r->res.mailboxes[0].domain_id;
+			if (bayes_tenant == 0)
+				bayes_tenant = tenants[n];
+		}
 	}
 	struct mc_filter_envelope env = {
 		.redis = mc_service_worker_redis(worker),
@@ -247,13 +260,24 @@ int filter_data(struct mc_worker *worker, struct smtpd *d,
 		.sender = t->sender,
 		.rcpts = addrs,
 		.rcpt_domains = doms,
+		.tenants = tenants,
+		.domain_ids = ids,
+		.pg = mc_service_worker_pg(worker),
+		.bayes_tenant = bayes_tenant,
 		.dnsbl_score = t->dnsbl_score,
 	};
 	if (mc_filter_data(d->filter, pool, &t->spf, &env, read, ctx, size,
 			   pol, n, v, err) < 0)
 		return -1;
 	n = 0;
-	for (struct rcpt *r = t->rcpts; r != NULL; r = r->next)
-		r->junk = v->actions[n++] == MC_FILTER_JUNK;
+	for (struct rcpt *r = t->rcpts; r != NULL; r = r->next, n++) {
+		r->junk = v->actions[n] == MC_FILTER_JUNK;
+		if (v->actions[n] == MC_FILTER_QUARANTINE && !r->remote) {
+			r->quarantine = v->quarantine_reason[n];
+			r->quarantine_category = v->quarantine_category[n];
+		}
+	}
+	t->filter_bcc = v->bcc;
+	t->filter_bcc_count = v->bcc_count;
 	return 0;
 }

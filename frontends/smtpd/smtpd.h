@@ -32,6 +32,27 @@
 
 enum smtpd_port { PORT_MX, PORT_SUBMISSION, PORT_SUBMISSIONS };
 
+struct event;
+
+/* [connections] (conn-limits.c): the per-IP limits of the MX port. */
+struct conn_settings {
+	unsigned max_per_ip, per_minute, messages_per_minute;
+	unsigned unknown_recipients, block_s, pregreet_ms;
+	bool reverse_dns, helo_check, sender_domain_check;
+	struct mc_cidr trusted[MC_ADDR_NETS_MAX]; /* [filter] trusted_networks */
+	size_t trusted_count;
+	struct mc_dns *own_dns; /* when [filter] opened none */
+};
+
+/* A session's side of the connection limits. */
+struct conn_state {
+	bool greeted;	    /* the 220 is out */
+	bool checking;	    /* the check of the client IP is in flight */
+	struct event *wait; /* the pregreet delay, NULL when over */
+	char counted[MC_ADDR_STR_MAX]; /* counted as concurrent ("": no) */
+	int rdns;			/* 0 unknown, 1 verified, -1 not */
+};
+
 /* The daemon, shared by every loop (read-only after start). */
 struct smtpd {
 	struct mc_service *service;
@@ -55,6 +76,7 @@ struct smtpd {
 	struct mc_spamrules *spam;
 	struct mc_dnsbl *dnsbl;
 	struct mc_greylist *greylist;
+	struct mc_bayes *bayes;
 	struct mc_cidr filter_trusted[MC_ADDR_NETS_MAX];
 	size_t filter_trusted_count;
 	struct mc_directory_settings dir;
@@ -63,6 +85,7 @@ struct smtpd {
 	struct mc_ratelimit_settings limits; /* [limits] */
 	struct mc_events *events;	     /* limit hits, deferred queues */
 	struct mc_message_settings msg;
+	struct conn_settings conn; /* [connections] */
 };
 
 /* The sending limits of a transaction (limits.c): on once it counts (an
@@ -98,6 +121,8 @@ struct rcpt {
 	 * end of DATA decided for it (Junk instead of the inbox) */
 	const struct mc_filter_policy *policy;
 	bool junk;
+	const char *quarantine; /* held back: the reason (else NULL) */
+	const char *quarantine_category;
 };
 
 struct spool;
@@ -121,6 +146,8 @@ struct trans {
 	struct mc_spf_answer spf;
 	int dnsbl_score;
 	struct mc_filter_reply mail_refusal; /* the DNSBL's, or code 0 */
+	const char **filter_bcc; /* content rules' BCC addresses */
+	size_t filter_bcc_count;
 };
 
 /* One client connection. */
@@ -139,6 +166,7 @@ struct session {
 	bool stopping; /* the daemon stops: 421 once the reply is out */
 	struct smtpd_user user;
 	struct trans *trans;
+	struct conn_state cs; /* conn-limits.c */
 };
 
 /* session.c */
@@ -148,6 +176,8 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
  * (no decision pending, spool not backed up); call after every reply. */
 void session_pump(struct session *s);
 void session_unref(struct session *s);
+/* Ends the connection (once pending output is out). */
+void session_close(struct session *s);
 /* Sets the read timeout for the current phase (command or data). */
 void session_timeouts(struct session *s);
 
@@ -262,6 +292,39 @@ void limits_deferred(struct mc_worker *worker, struct smtpd *d,
 bool limits_record(struct mc_worker *worker, struct smtpd *d,
 		   const struct limits_state *ls, uint64_t size,
 		   struct mc_error *err);
+
+/* conn-limits.c: [connections], per client IP (Redis, on workers; Redis
+ * down lets everything through, logged once), for clients of the MX port
+ * outside [filter] trusted_networks. */
+void conn_limits_open(struct smtpd *d, const struct mc_config *cfg);
+void conn_limits_close(struct smtpd *d);
+bool conn_limits_wanted(const struct session *s);
+/* A new connection: the greeting, after the pregreet delay and the check
+ * of the client IP (blocked, concurrent, per minute: 421 4.7.0). */
+void conn_limits_connect(struct session *s);
+/* Client bytes before the greeting: a talker is dropped (554 5.7.1)
+ * when the pregreet delay is on, else they wait. */
+void conn_limits_early_input(struct session *s);
+/* XCLIENT named a new client (s->ip): its check, then the 220 or 421. */
+void conn_limits_xclient(struct session *s);
+/* The connection is over: its concurrent count goes. */
+void conn_limits_end(struct session *s);
+/* mc-smtp-server's HELO/EHLO decision (helo_check: 504 5.5.2). */
+void conn_limits_helo(void *ctx, struct mc_smtp_server *smtp,
+		      const struct mc_smtp_server_helo *helo);
+/* MAIL without AUTH: true when a check runs (messages per minute, the
+ * reverse DNS, the sender domain) and then calls cmd_mail_unauth() or
+ * refuses; false when there is nothing to check. */
+bool conn_limits_mail(struct session *s);
+/* Worker, RCPT: true when ip is blocked (450 4.7.1). */
+bool conn_limits_blocked(struct mc_worker *worker, struct smtpd *d,
+			 const char *ip);
+/* Worker, RCPT of an unknown recipient: counts it; at
+ * unknown_recipients ip is blocked for block_time. */
+void conn_limits_unknown(struct mc_worker *worker, struct smtpd *d,
+			 const char *ip);
+/* cmd-mail.c: MAIL without AUTH once conn_limits_mail() passed it. */
+void cmd_mail_unauth(struct session *s);
 
 /* The 451 every outage gives. */
 #define SMTPD_TEMPFAIL_TEXT "Temporary failure, please try again later"

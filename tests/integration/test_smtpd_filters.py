@@ -404,3 +404,108 @@ def test_greylisting_by_score_defers_only_suspicious_mail(stack, mailctl, daemon
         assert len(w.stored()) == 1
     finally:
         w.dns.stop()
+
+
+# -- content rules, quarantine, Bayes ------------------------------------------------
+
+def add_rule(world, position, name, rule):
+    """A content rule of the receiving domain (as the API stores it)."""
+    import json
+    world.stack.psql(
+        "INSERT INTO content_rules (tenant_id, domain_id, position, name, rule) "
+        f"SELECT tenant_id, id, {position}, '{name}', '{json.dumps(rule)}'::jsonb "
+        f"FROM domains WHERE name = '{world.t.domain}'")
+
+
+def quarantined(world):
+    return world.stack.psql(
+        "SELECT q.category, q.reason, q.subject FROM quarantine q JOIN users u ON "
+        "u.tenant_id = q.tenant_id AND u.id = q.user_id JOIN domains d ON "
+        f"d.tenant_id = q.tenant_id AND d.id = q.domain_id WHERE d.name = '{world.t.domain}' "
+        "ORDER BY q.id")
+
+
+def test_content_rules_first_deciding_action_wins(world):
+    d = world.domains["pass"]
+    add_rule(world, 1, "vip", {"match": "all", "conditions": [
+        {"field": "sender", "op": "starts_with", "value": "boss@"}],
+        "action": {"type": "deliver"}})
+    add_rule(world, 2, "no-offers", {"match": "any", "conditions": [
+        {"field": "subject", "op": "contains", "value": "offer"},
+        {"field": "body", "op": "contains", "value": "limited time"}],
+        "action": {"type": "reject", "text": "We do not take offers"}})
+    add_rule(world, 3, "hold-invoices", {"match": "all", "conditions": [
+        {"field": "subject", "op": "matches", "value": "^invoice [0-9]+$"}],
+        "action": {"type": "hold", "text": "finance approves"}})
+    add_rule(world, 4, "mark-news", {"match": "all", "conditions": [
+        {"field": "subject", "op": "contains", "value": "newsletter"}],
+        "action": {"type": "tag", "text": "[NEWS]"}})
+    rr, dr = world.send(f"x@{d}", world.message(f"x@{d}", "great offer"))
+    assert dr[0] == 550 and dr[1] == b"5.7.1 We do not take offers", dr
+    rr, dr = world.send(f"boss@{d}", world.message(f"boss@{d}", "another offer"))
+    assert dr[0] == 250, dr  # the earlier deliver decides
+    rr, dr = world.send(f"x@{d}", world.message(f"x@{d}", "invoice 42"))
+    assert dr[0] == 250
+    rr, dr = world.send(f"x@{d}", world.message(f"x@{d}", "monthly newsletter"))
+    assert dr[0] == 250
+    assert [m["Subject"] for m in world.stored()] == ["another offer",
+                                                      "[NEWS] monthly newsletter"]
+    [[cat, reason, subject]] = quarantined(world)
+    assert (cat, subject) == ("policy", "invoice 42") and "hold-invoices" in reason
+
+
+def test_content_rule_bcc_and_attachment_blocklist(world, mailctl):
+    d = world.domains["pass"]
+    audit = world.t.user("audit")
+    add_rule(world, 1, "copy-legal", {"match": "all", "conditions": [
+        {"field": "subject", "op": "contains", "value": "contract"}],
+        "action": {"type": "bcc", "address": audit}})
+    world.stack.psql("UPDATE domains SET attachment_blocklist = '{exe}' "
+                     f"WHERE name = '{world.t.domain}'")
+    rr, dr = world.send(f"x@{d}", world.message(f"x@{d}", "the contract"))
+    assert dr[0] == 250
+    assert len(world.stored()) == 1
+    assert len(mailbox(world.stack, audit)) == 1
+    body, _ = mime_with("setup.exe", b"MZ not really", "exe")
+    head = f"From: <x@{d}>\r\nTo: <{world.rcpt}>\r\nSubject: tool\r\n".encode()
+    rr, dr = world.send(f"x@{d}", head + body)
+    assert dr[0] == 550 and b"Attachment type not allowed" in dr[1], dr
+
+
+def test_virus_quarantined_when_the_domain_says_so(world):
+    world.set_domain('{"virus": "quarantine"}')
+    d = world.domains["pass"]
+    head = f"From: <a@{d}>\r\nTo: <{world.rcpt}>\r\nSubject: eicar q\r\n".encode()
+    rr, dr = world.send(f"a@{d}", head + b"\r\n" + EICAR + b"\r\n")
+    assert dr[0] == 250, dr
+    assert world.stored() == []
+    [[cat, reason, subject]] = quarantined(world)
+    assert cat == "virus" and "Mailcore.Test.EICAR" in reason and subject == "eicar q"
+
+
+def test_bayes_training_moves_the_verdict(world):
+    """Inactive until the tenant's table has 200 spam and 200 ham
+    messages; then tokens learned as spam push the score over the tag
+    threshold."""
+    d = world.domains["pass"]
+    world.set_domain('{"spam_tag": 3}')
+    body = b"cheapmeds bargainpills wonderdrug cheapmeds\r\n"
+    rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "hello one", body))
+    assert dr[0] == 250
+    [m] = world.stored()
+    assert m["Subject"] == "hello one" and "BAYES" not in m["X-Spam-Status"]
+    tid = world.t.id
+    tokens = ["cheapmeds", "bargainpills", "wonderdrug"]
+    world.stack.psql(
+        f"INSERT INTO bayes_totals (tenant_id, spam_messages, ham_messages) VALUES "
+        f"({tid}, 200, 200)")
+    for tok in tokens:
+        world.stack.psql(
+            "INSERT INTO bayes_tokens (tenant_id, token, spam, ham) VALUES "
+            f"({tid}, ('x' || substr(encode(sha256('{tok}'::bytea), 'hex'), 1, 16))"
+            "::bit(64)::bigint, 150, 0)")
+    rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "hello two", body))
+    assert dr[0] == 250
+    m = world.stored()[1]
+    assert "BAYES_SPAM" in m["X-Spam-Status"], m["X-Spam-Status"]
+    assert m["Subject"] == "[SPAM] hello two"

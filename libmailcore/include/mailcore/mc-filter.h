@@ -24,6 +24,7 @@
 #include "mc-spf.h"
 
 struct mc_av;
+struct mc_bayes;
 struct mc_config;
 struct mc_dnsbl;
 struct mc_greylist;
@@ -43,6 +44,7 @@ enum mc_filter_action {
 	MC_FILTER_REJECT,  /* refused (5xx); when only some of the
 			    * recipient domains refuse, their copies go to
 			    * Junk: the message is accepted once */
+	MC_FILTER_QUARANTINE, /* held out of the mailbox (mc-quarantine) */
 };
 
 /* When a domain greylists (RFC 6647): never, every new triplet at RCPT,
@@ -60,7 +62,8 @@ struct mc_filter_policy {
 	bool spf_reject_fail;	  /* SPF fail: 550 5.7.23 (else tag) */
 	bool spf_reject_softfail; /* SPF softfail: 550 5.7.23 (else tag) */
 	bool dmarc;		  /* apply p=reject / p=quarantine */
-	enum mc_filter_action virus; /* REJECT (554 5.7.1) or TAG */
+	enum mc_filter_action virus; /* REJECT (554 5.7.1), QUARANTINE or
+				      * TAG */
 	const char *tag;	     /* the subject tag, e.g. "[SPAM]" */
 	const char *virus_tag;	     /* "[VIRUS]" */
 	enum mc_filter_greylist greylist;
@@ -75,6 +78,7 @@ struct mc_filter_settings {
 	struct mc_spamrules *spam; /* NULL: no spam score; not owned */
 	struct mc_dnsbl *dnsbl;	   /* NULL: no DNSBLs; not owned */
 	struct mc_greylist *greylist; /* NULL: no greylisting; not owned */
+	struct mc_bayes *bayes;	      /* NULL: no classifier; not owned */
 	const char *psl_file;	 /* NULL: mc-dmarc's default */
 	struct mc_filter_policy defaults;
 };
@@ -132,6 +136,11 @@ struct mc_filter_envelope {
 	const char *client_ip, *sender;
 	const char *const *rcpts; /* one per policy of mc_filter_data */
 	const char *const *rcpt_domains;
+	/* the recipient domains' tenant and id (0: a remote recipient): the
+	 * content rules of each local domain are loaded through pg */
+	const int64_t *tenants, *domain_ids;
+	struct mc_pg *pg;     /* NULL: no Bayes, no content rules */
+	int64_t bayes_tenant; /* whose classifier (0: none) */
 	int dnsbl_score;
 };
 
@@ -165,6 +174,13 @@ struct mc_filter_verdict {
 	bool scored;	   /* a spam score was computed */
 	double spam_score;
 	const char *spam_headers; /* X-Spam-Score and X-Spam-Status */
+	double bayes;		  /* spam probability, or -1 (inactive) */
+	/* per policy: why a QUARANTINE action was taken and its category
+	 * ("virus", "spam", "policy", "dmarc"), NULL otherwise */
+	const char **quarantine_reason, **quarantine_category;
+	/* addresses content rules add as BCC copies (any domain) */
+	const char **bcc;
+	size_t bcc_count;
 	/* one line for the log: "spf=pass dkim=pass dmarc=pass ..." */
 	const char *summary;
 };

@@ -246,8 +246,9 @@ const struct mc_config_key mc_config_keys[] = {
 	     "SPF softfail at RCPT: tag, or 550 5.7.23"),
 	KEY("filter", "dmarc", MC_CFG_BOOL, "yes",
 	    "apply DMARC policies: p=reject 550 5.7.1, p=quarantine to Junk"),
-	KEYE("filter", "virus", "reject", "reject|tag",
-	     "a virus: 554 5.7.1 naming it, or deliver with virus_tag"),
+	KEYE("filter", "virus", "reject", "reject|quarantine|tag",
+	     "a virus: 554 5.7.1 naming it, quarantine, or deliver with "
+	     "virus_tag"),
 	KEY("filter", "tag", MC_CFG_STRING, "[SPAM]", "subject tag"),
 	KEY("filter", "virus_tag", MC_CFG_STRING, "[VIRUS]",
 	    "subject tag of infected mail delivered"),
@@ -286,6 +287,35 @@ const struct mc_config_key mc_config_keys[] = {
 	    "ClamAV signature directory; empty = no virus scan"),
 	KEY("antivirus", "max_scan_size", MC_CFG_SIZE, "25M",
 	    "bytes scanned per message (more: a heuristic alert)"),
+
+	/* per-IP connection limits of mc-smtpd's MX port, for clients
+	 * outside [filter] trusted_networks (counters in Redis) */
+	KEYR("connections", "max_per_ip", MC_CFG_INT, "20", 0, 1000000,
+	     "concurrent connections per client IP; 0 = no limit"),
+	KEYR("connections", "per_minute", MC_CFG_INT, "60", 0, 1000000,
+	     "connections per client IP per minute; 0 = no limit"),
+	KEYR("connections", "messages_per_minute", MC_CFG_INT, "0", 0,
+	     1000000, "messages (MAIL) per client IP per minute; 0 = no "
+		      "limit"),
+	KEYR("connections", "unknown_recipients", MC_CFG_INT, "10", 0,
+	     1000000,
+	     "unknown recipients within block_time that block the client "
+	     "IP for block_time; 0 = never"),
+	KEYR("connections", "block_time", MC_CFG_DURATION, "10m", 1 * MS,
+	     7 * 86400 * MS, "how long a blocked client IP is refused"),
+	KEYR("connections", "pregreet_delay", MC_CFG_DURATION, "0", 0,
+	     60 * MS,
+	     "wait this long before the greeting and drop a client that "
+	     "talks first (554 5.7.1); 0 = greet at once"),
+	KEY("connections", "reverse_dns", MC_CFG_BOOL, "no",
+	    "refuse MAIL (450 4.7.25) from an IP without a PTR name that "
+	    "resolves back to it"),
+	KEY("connections", "helo_check", MC_CFG_BOOL, "no",
+	    "refuse a HELO that is not a FQDN or address literal (504 "
+	    "5.5.2)"),
+	KEY("connections", "sender_domain_check", MC_CFG_BOOL, "no",
+	    "refuse MAIL (450 4.1.8) when the sender domain has no MX, A "
+	    "or AAAA record"),
 
 	KEY("imapd", "listen", MC_CFG_ADDRS, "127.0.0.1:143",
 	    "IMAP listeners (STARTTLS)"),
@@ -346,6 +376,9 @@ const struct mc_config_key mc_config_keys[] = {
 	KEYR("webd", "registrations_per_hour", MC_CFG_INT, "5", 0, 100000,
 	     "self-registration attempts one client address (IPv6: its /64) "
 	     "may make per hour; 0 = no limit"),
+	KEY("webd", "quarantine_secret", MC_CFG_SECRET, "",
+	    "HMAC key of the quarantine digests' signed release links; "
+	    "empty = no digests, links disabled"),
 
 	/* DNS records hosted domains must publish (mc-dns-records) */
 	KEY("dns", "mx", MC_CFG_STRING, "",

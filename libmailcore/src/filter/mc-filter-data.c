@@ -11,6 +11,8 @@
 #include <sys/random.h>
 
 #include "mailcore/mc-av.h"
+#include "mailcore/mc-bayes.h"
+#include "mailcore/mc-content-rules.h"
 #include "mailcore/mc-spamrules.h"
 #include "mailcore/mc-error.h"
 #include "mailcore/mc-pool.h"
@@ -111,21 +113,57 @@ static void check_dmarc(struct mc_filter *f, struct mc_pool *pool,
 	(void)mc_dmarc_check(f->dmarc, pool, &in, &v->dmarc, &err);
 }
 
-/* The action for one domain's policy. */
-static enum mc_filter_action decide(const struct mc_filter_policy *p,
-				    const struct mc_filter_verdict *v)
+/* One domain's evaluation: its content rules' verdict (NULL: none) and
+ * what its action needs said. */
+struct domain_eval {
+	const struct mc_content_verdict *content;
+	const char *reject_code_text; /* the refusal's text */
+	unsigned reject_code;
+};
+
+/* The action a deciding content rule asks for (NONE: none decided). */
+static enum mc_filter_action content_action(struct mc_pool *pool,
+					    const struct mc_content_verdict *cv,
+					    struct mc_filter_verdict *v,
+					    size_t i, struct domain_eval *e)
 {
-	if (v->virus != NULL)
-		return p->virus == MC_FILTER_TAG ? MC_FILTER_TAG
-						 : MC_FILTER_REJECT;
-	if (p->dmarc && v->dmarc.policy == MC_DMARC_POLICY_REJECT)
+	const char *rule = cv->rule != NULL ? cv->rule : "attachment blocklist";
+	switch (cv->action) {
+	case MC_CONTENT_REJECT:
+		e->reject_code = 550;
+		e->reject_code_text = cv->text;
 		return MC_FILTER_REJECT;
-	if (p->dmarc && v->dmarc.policy == MC_DMARC_POLICY_QUARANTINE)
-		return MC_FILTER_JUNK;
+	case MC_CONTENT_QUARANTINE:
+	case MC_CONTENT_HOLD:
+		v->quarantine_category[i] = "policy";
+		v->quarantine_reason[i] = mc_psprintf(
+			pool, "%s: %s",
+			cv->action == MC_CONTENT_HOLD ? "held for approval"
+						      : "content rule",
+			rule);
+		return MC_FILTER_QUARANTINE;
+	case MC_CONTENT_DELIVER:
+		return MC_FILTER_DELIVER;
+	default:
+		return (enum mc_filter_action)-1;
+	}
+}
+
+/* The spam score's action at p's thresholds. */
+static enum mc_filter_action spam_action(const struct mc_filter_policy *p,
+					 const struct mc_filter_verdict *v,
+					 struct domain_eval *e,
+					 struct mc_pool *pool)
+{
 	if (!v->scored)
 		return MC_FILTER_DELIVER;
-	if (p->spam_reject > 0 && v->spam_score >= p->spam_reject)
+	if (p->spam_reject > 0 && v->spam_score >= p->spam_reject) {
+		e->reject_code = 550;
+		e->reject_code_text = mc_psprintf(
+			pool, "Message rejected as spam (score %.1f)",
+			v->spam_score);
 		return MC_FILTER_REJECT;
+	}
 	if (p->spam_junk > 0 && v->spam_score >= p->spam_junk)
 		return MC_FILTER_JUNK;
 	if (p->spam_tag > 0 && v->spam_score >= p->spam_tag)
@@ -133,53 +171,164 @@ static enum mc_filter_action decide(const struct mc_filter_policy *p,
 	return MC_FILTER_DELIVER;
 }
 
-/* The refusal when every domain refuses. */
-static void refusal(struct mc_pool *pool, struct mc_filter_verdict *v)
+/* The action for one domain's policy: a virus, then a deciding content
+ * rule, then DMARC, then the spam score. */
+static enum mc_filter_action decide(struct mc_pool *pool,
+				    const struct mc_filter_policy *p,
+				    struct mc_filter_verdict *v, size_t i,
+				    struct domain_eval *e)
 {
 	if (v->virus != NULL) {
-		v->reply = (struct mc_filter_reply){
-			554, "5.7.1",
-			mc_psprintf(pool, "Message rejected: virus found: %s",
-				    v->virus)};
-		return;
+		e->reject_code = 554;
+		e->reject_code_text = mc_psprintf(
+			pool, "Message rejected: virus found: %s", v->virus);
+		v->quarantine_category[i] = "virus";
+		v->quarantine_reason[i] =
+			mc_psprintf(pool, "virus: %s", v->virus);
+		return p->virus;
 	}
-	if (v->dmarc.policy != MC_DMARC_POLICY_REJECT) {
-		v->reply = (struct mc_filter_reply){
-			550, "5.7.1",
-			mc_psprintf(pool, "Message rejected as spam (score %.1f)",
-				    v->spam_score)};
-		return;
+	if (e->content != NULL) {
+		enum mc_filter_action a =
+			content_action(pool, e->content, v, i, e);
+		if ((int)a >= 0)
+			return a;
 	}
-	v->reply = (struct mc_filter_reply){
-		550, "5.7.1",
-		mc_psprintf(pool,
-			    "Message rejected by the DMARC policy of %s "
-			    "(p=reject)",
-			    v->dmarc.policy_domain != NULL
-				    ? v->dmarc.policy_domain
-				    : "the sender's domain")};
+	if (p->dmarc && v->dmarc.policy == MC_DMARC_POLICY_REJECT) {
+		e->reject_code = 550;
+		e->reject_code_text = mc_psprintf(
+			pool, "Message rejected by the DMARC policy of %s "
+			      "(p=reject)",
+			v->dmarc.policy_domain != NULL ? v->dmarc.policy_domain
+						       : "the sender's domain");
+		return MC_FILTER_REJECT;
+	}
+	if (p->dmarc && v->dmarc.policy == MC_DMARC_POLICY_QUARANTINE)
+		return MC_FILTER_JUNK;
+	enum mc_filter_action a = spam_action(p, v, e, pool);
+	if (a == MC_FILTER_DELIVER && e->content != NULL &&
+	    e->content->tags_count > 0)
+		return MC_FILTER_TAG;
+	return a;
+}
+
+/* The subject tag of a TAG action for domain i. */
+static const char *tag_of(const struct mc_filter_policy *p,
+			  const struct mc_filter_verdict *v,
+			  const struct domain_eval *e)
+{
+	if (v->virus != NULL)
+		return p->virus_tag;
+	if (e->content != NULL && e->content->tags_count > 0 &&
+	    !(v->scored && p->spam_tag > 0 && v->spam_score >= p->spam_tag))
+		return e->content->tags[0];
+	return p->tag;
+}
+
+/* Adds the content rules' BCC addresses (each once). */
+static void collect_bcc(struct mc_pool *pool, struct mc_filter_verdict *v,
+			const struct mc_content_verdict *cv)
+{
+	if (cv == NULL || cv->bcc_count == 0)
+		return;
+	const char **all = mc_palloc_array(pool, v->bcc_count + cv->bcc_count + 1,
+					   sizeof(*all));
+	memcpy(all, v->bcc, v->bcc_count * sizeof(*all));
+	for (size_t i = 0; i < cv->bcc_count; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < v->bcc_count && !seen; j++)
+			seen = strcmp(all[j], cv->bcc[i]) == 0;
+		if (!seen)
+			all[v->bcc_count++] = cv->bcc[i];
+	}
+	v->bcc = all;
 }
 
 /* Actions, the answer and the tag from the results. */
 static void actions(struct mc_pool *pool,
 		    const struct mc_filter_policy *const *policies,
-		    size_t count, struct mc_filter_verdict *v)
+		    size_t count, struct domain_eval *evals,
+		    struct mc_filter_verdict *v)
 {
 	size_t rejects = 0;
 	v->actions = mc_palloc_array(pool, count + 1, sizeof(*v->actions));
 	for (size_t i = 0; i < count; i++) {
-		v->actions[i] = decide(policies[i], v);
+		v->actions[i] = decide(pool, policies[i], v, i, &evals[i]);
 		rejects += v->actions[i] == MC_FILTER_REJECT;
 		if (v->actions[i] == MC_FILTER_TAG && v->tag == NULL)
-			v->tag = v->virus != NULL ? policies[i]->virus_tag
-						  : policies[i]->tag;
+			v->tag = tag_of(policies[i], v, &evals[i]);
+		if (v->actions[i] != MC_FILTER_REJECT)
+			collect_bcc(pool, v, evals[i].content);
 	}
 	if (count > 0 && rejects == count)
-		refusal(pool, v);
+		v->reply = (struct mc_filter_reply){
+			evals[0].reject_code, "5.7.1", evals[0].reject_code_text};
 	for (size_t i = 0; i < count && rejects < count; i++) {
 		if (v->actions[i] == MC_FILTER_REJECT)
 			v->actions[i] = MC_FILTER_JUNK; /* accepted once */
 	}
+}
+
+/* The content rules of each local domain, evaluated on facts extracted
+ * once (only when some domain has rules). 0, or -1 with err. */
+static int content(struct mc_pool *pool, const struct mc_filter_envelope *env,
+		   mc_filter_read_fn *read, void *ctx, size_t count,
+		   struct domain_eval *evals, struct mc_error *err)
+{
+	const struct mc_content_facts *facts = NULL;
+	if (env == NULL || env->pg == NULL || env->domain_ids == NULL)
+		return 0;
+	for (size_t i = 0; i < count; i++) {
+		struct mc_content_rules *rules;
+		if (env->domain_ids[i] <= 0 ||
+		    mc_content_rules_load(env->pg, pool, env->tenants[i],
+					  env->domain_ids[i], &rules, err) < 0) {
+			if (err->cls != MC_ERR_NONE)
+				return -1;
+			continue;
+		}
+		if (mc_content_rules_total(rules) == 0 &&
+		    mc_content_rules_blocklist_count(rules) == 0)
+			continue;
+		if (facts == NULL &&
+		    mc_content_facts_extract(pool, read, ctx, env->sender,
+					     env->rcpts, count, NULL, &facts,
+					     err) < 0)
+			return -1;
+		struct mc_content_verdict *cv = mc_palloc(pool, sizeof(*cv));
+		mc_content_rules_eval(rules, facts, cv);
+		evals[i].content = cv;
+	}
+	return 0;
+}
+
+/* The Bayes symbol for the spam score (none while no table is active). */
+static int bayes(struct mc_filter *f, struct mc_pool *pool,
+		 const struct mc_filter_envelope *env, mc_filter_read_fn *read,
+		 void *ctx, struct mc_spamrules_hit *hit,
+		 struct mc_filter_verdict *v, struct mc_error *err)
+{
+	struct mc_bayes_result r;
+	v->bayes = -1;
+	if (f->set.bayes == NULL || env == NULL || env->pg == NULL ||
+	    env->bayes_tenant <= 0)
+		return 0;
+	if (mc_bayes_classify(f->set.bayes, env->pg, pool, env->bayes_tenant,
+			      read, ctx, &r, err) < 0)
+		return -1;
+	if (!r.active)
+		return 0;
+	v->bayes = r.probability;
+	double p = r.probability;
+	*hit = (struct mc_spamrules_hit){
+		p >= 0.5 ? "BAYES_SPAM" : "BAYES_HAM",
+		p >= 0.99   ? 4.0
+		: p >= 0.9  ? 3.0
+		: p >= 0.5  ? 1.0
+		: p <= 0.01 ? -3.0
+		: p <= 0.1  ? -1.5
+			    : 0.0,
+		mc_psprintf(pool, "Bayes spam probability %.2f", p)};
+	return hit->score != 0.0 ? 1 : 0;
 }
 
 /* Authentication-Results and Received-SPF, CRLF-terminated. */
@@ -244,13 +393,19 @@ static int score(struct mc_filter *f, struct mc_pool *pool,
 		 void *ctx, struct mc_filter_verdict *v, struct mc_error *err)
 {
 	struct mc_spamrules_result r;
+	struct mc_spamrules_hit hit;
 	if (f->set.spam == NULL)
 		return 0;
+	int extra = bayes(f, pool, env, read, ctx, &hit, v, err);
+	if (extra < 0)
+		return -1;
 	struct mc_spamrules_inputs in = {
 		.spf = spf->result,
 		.dkim = dkim_summary(v),
 		.dmarc = v->dmarc.result,
 		.dnsbl_score = env != NULL ? env->dnsbl_score : 0,
+		.extra = extra > 0 ? &hit : NULL,
+		.extra_count = (size_t)extra,
 	};
 	if (mc_spamrules_scan(f->set.spam, pool, read, ctx, &in, &r, err) < 0)
 		return -1;
@@ -314,10 +469,17 @@ int mc_filter_data(struct mc_filter *f, struct mc_pool *pool,
 		return -1;
 	size_t hlen = read_header(pool, read, read_ctx, &hdr);
 	check_dmarc(f, pool, spf, hdr, hlen, v);
-	if (v->virus == NULL &&
-	    score(f, pool, spf, env, read, read_ctx, v, err) < 0)
+	v->bayes = -1;
+	struct domain_eval *evals =
+		mc_palloc_array(pool, count + 1, sizeof(*evals));
+	v->quarantine_reason = mc_palloc_array(pool, count + 1, sizeof(char *));
+	v->quarantine_category =
+		mc_palloc_array(pool, count + 1, sizeof(char *));
+	if ((v->virus == NULL &&
+	     score(f, pool, spf, env, read, read_ctx, v, err) < 0) ||
+	    content(pool, env, read, read_ctx, count, evals, err) < 0)
 		return -1;
-	actions(pool, policies, count, v);
+	actions(pool, policies, count, evals, v);
 	greylist_scored(f, pool, env, policies, count, v);
 	headers(f, pool, spf, v);
 	v->summary = mc_psprintf(

@@ -20,6 +20,19 @@ static const char policy_sql[] =
 	"SELECT filter_settings::text FROM domains "
 	"WHERE tenant_id = $1 AND id = $2";
 
+/* "reject" / "quarantine" / "tag", else dflt. */
+static enum mc_filter_action virus_action(const char *v,
+					  enum mc_filter_action dflt)
+{
+	if (v != NULL && strcmp(v, "reject") == 0)
+		return MC_FILTER_REJECT;
+	if (v != NULL && strcmp(v, "quarantine") == 0)
+		return MC_FILTER_QUARANTINE;
+	if (v != NULL && strcmp(v, "tag") == 0)
+		return MC_FILTER_TAG;
+	return dflt;
+}
+
 /* "off" / "always" / "score", else dflt. */
 static enum mc_filter_greylist greylist_mode(const char *v,
 					     enum mc_filter_greylist dflt)
@@ -47,9 +60,8 @@ void mc_filter_settings_from_config(const struct mc_config *cfg,
 		strcmp(mc_config_str(cfg, "filter", "spf_softfail"),
 		       "reject") == 0;
 	p->dmarc = mc_config_bool(cfg, "filter", "dmarc");
-	p->virus = strcmp(mc_config_str(cfg, "filter", "virus"), "tag") == 0
-			   ? MC_FILTER_TAG
-			   : MC_FILTER_REJECT;
+	p->virus = virus_action(mc_config_str(cfg, "filter", "virus"),
+				MC_FILTER_REJECT);
 	p->tag = mc_config_str(cfg, "filter", "tag");
 	p->virus_tag = mc_config_str(cfg, "filter", "virus_tag");
 	p->greylist = greylist_mode(mc_config_str(cfg, "greylist", "mode"),
@@ -142,9 +154,8 @@ void mc_filter_policy_apply(struct mc_pool *pool, const char *text,
 	json_t *dmarc = json_object_get(o, "dmarc");
 	if (json_is_boolean(dmarc))
 		p->dmarc = json_is_true(dmarc);
-	bool virus_reject = p->virus == MC_FILTER_REJECT;
-	reject_or_tag(o, "virus", &virus_reject);
-	p->virus = virus_reject ? MC_FILTER_REJECT : MC_FILTER_TAG;
+	p->virus = virus_action(json_string_value(json_object_get(o, "virus")),
+				p->virus);
 	string_member(pool, o, "tag", &p->tag);
 	string_member(pool, o, "virus_tag", &p->virus_tag);
 	p->greylist = greylist_mode(
