@@ -479,6 +479,7 @@ static bool run_filters(struct mc_worker *worker, struct deliver_job *j,
 		return false;
 	}
 	j->out.filter = v.summary;
+	filter_record(worker, sp->d, j->pool, j->t, j->client_ip, &v);
 	if (v.reply.code != 0) {
 		j->out.code = v.reply.code;
 		j->out.enh = v.reply.enh;

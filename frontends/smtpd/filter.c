@@ -5,6 +5,7 @@
  * recipient domain's policy and answers SPF for it (550 5.7.23) and
  * greylists where the domain always does, the end of DATA decides per
  * domain (data.c writes the headers and the subject tag). */
+#include <jansson.h>
 #include <string.h>
 
 #include "mailcore/mc-av.h"
@@ -12,6 +13,8 @@
 #include "mailcore/mc-config.h"
 #include "mailcore/mc-dnsbl.h"
 #include "mailcore/mc-dns.h"
+#include "mailcore/mc-events.h"
+#include "mailcore/mc-pg.h"
 #include "mailcore/mc-greylist.h"
 #include "mailcore/mc-spamrules.h"
 #include "smtpd.h"
@@ -280,4 +283,78 @@ int filter_data(struct mc_worker *worker, struct smtpd *d,
 	t->filter_bcc = v->bcc;
 	t->filter_bcc_count = v->bcc_count;
 	return 0;
+}
+
+static const char log_sql[] =
+	"INSERT INTO security_log (tenant_id, domain_id, queue_id, client_ip,"
+	" sender, recipient, action, reason, spf, dkim, dmarc, spam_score,"
+	" virus) VALUES ($1, $2, $3, $4::inet, $5, $6, $7, $8, $9, $10, $11,"
+	" $12::real, $13)";
+
+/* The log word of an action (a refused message: "reject"). */
+static const char *action_word(const struct mc_filter_verdict *v, size_t i)
+{
+	static const char *const words[] = {"deliver", "tag", "junk",
+					    "reject", "quarantine"};
+	if (v->reply.code >= 500)
+		return "reject";
+	if (v->reply.code >= 400)
+		return "tempfail";
+	return words[v->actions[i]];
+}
+
+/* One recipient's row; a failure is only logged. */
+static void log_row(struct mc_pg *pg, struct mc_pool *pool,
+		    const struct trans *t, const struct rcpt *r,
+		    const char *client_ip, const struct mc_filter_verdict *v,
+		    size_t i)
+{
+	const struct mc_directory_mailbox *m = &r->res.mailboxes[0];
+	const char *p[] = {
+		mc_psprintf(pool, "%lld", (long long)m->tenant_id),
+		mc_psprintf(pool, "%lld", (long long)m->domain_id),
+		t->id,
+		client_ip,
+		t->sender,
+		r->address,
+		action_word(v, i),
+		v->reply.code != 0 ? v->reply.text : r->quarantine,
+		mc_spf_result_name(t->spf.result),
+		v->dkim_count > 0 ? mc_dkim_result_name(v->dkim[0].result)
+				  : "none",
+		mc_dmarc_result_name(v->dmarc.result),
+		v->scored ? mc_psprintf(pool, "%.2f", v->spam_score) : NULL,
+		v->virus,
+	};
+	struct mc_error err = {0};
+	if (mc_pg_exec(pg, log_sql, 13, p, &err) < 0)
+		mc_log_warning("message %s: security log: %s", t->id, err.msg);
+}
+
+/* The event of a verdict (best effort). */
+static void emit(struct smtpd *d, const struct trans *t, const struct rcpt *r,
+		 const char *client_ip, const struct mc_filter_verdict *v,
+		 size_t i)
+{
+	json_t *o = json_pack("{ssssssssssss}", "queue_id", t->id, "client_ip",
+			      client_ip, "sender", t->sender, "recipient",
+			      r->address, "action", action_word(v, i),
+			      "summary", v->summary);
+	(void)mc_events_emit(d->events, "filter.verdict",
+			     r->res.mailboxes[0].tenant_id, o, NULL);
+	json_decref(o);
+}
+
+void filter_record(struct mc_worker *worker, struct smtpd *d,
+		   struct mc_pool *pool, const struct trans *t,
+		   const char *client_ip, const struct mc_filter_verdict *v)
+{
+	size_t i = 0;
+	struct mc_pg *pg = mc_service_worker_pg(worker);
+	for (const struct rcpt *r = t->rcpts; r != NULL; r = r->next, i++) {
+		if (r->remote || r->res.mailboxes_count == 0)
+			continue;
+		log_row(pg, pool, t, r, client_ip, v, i);
+		emit(d, t, r, client_ip, v, i);
+	}
 }

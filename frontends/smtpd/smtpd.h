@@ -221,6 +221,10 @@ int filter_data(struct mc_worker *worker, struct smtpd *d,
 		struct mc_pool *pool, struct trans *t, const char *client_ip,
 		mc_filter_read_fn *read, void *ctx, uint64_t size,
 		struct mc_filter_verdict *v, struct mc_error *err);
+/* Worker: the security log rows and events of a verdict (best effort). */
+void filter_record(struct mc_worker *worker, struct smtpd *d,
+		   struct mc_pool *pool, const struct trans *t,
+		   const char *client_ip, const struct mc_filter_verdict *v);
 void filter_open(struct smtpd *d, const struct mc_config *cfg);
 void filter_close(struct smtpd *d);
 

@@ -509,3 +509,23 @@ def test_bayes_training_moves_the_verdict(world):
     m = world.stored()[1]
     assert "BAYES_SPAM" in m["X-Spam-Status"], m["X-Spam-Status"]
     assert m["Subject"] == "[SPAM] hello two"
+
+
+def test_every_verdict_goes_to_the_security_log_and_the_event_stream(world):
+    from smtp_helpers import Resp
+    d, rej = world.domains["pass"], world.domains["rej"]
+    world.send(f"a@{d}", world.message(f"a@{d}", "logged ok"))
+    world.send(f"x@{rej}", world.message(f"x@{rej}", "logged rej"))
+    rows = world.stack.psql(
+        "SELECT action, spf, dmarc, recipient, coalesce(reason, '') FROM security_log "
+        f"WHERE recipient = '{world.rcpt}' ORDER BY id")
+    assert [r[:4] for r in rows] == [["deliver", "pass", "none", world.rcpt],
+                                     ["reject", "neutral", "fail", world.rcpt]], rows
+    assert "DMARC" in rows[1][4]
+    r = Resp(world.stack)
+    try:
+        out = r.cmd("XREVRANGE", "mc:events", "+", "-", "COUNT", "50")
+    finally:
+        r.close()
+    text = str(out)
+    assert "filter.verdict" in text and world.rcpt in text, text[:500]
