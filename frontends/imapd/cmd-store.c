@@ -400,6 +400,8 @@ static void report_moved(struct command *cmd, const struct mc_mailbox_copied *c)
 static void copy_done(struct command *cmd, void *ctx)
 {
 	struct copy_job *j = ctx;
+	if (j->r >= 0)
+		train_copied(&j->owner, j->mailbox_id, &j->copied);
 	if (cmd == NULL) {
 		mc_pool_destroy(&j->pool);
 		return;

@@ -226,6 +226,16 @@ void proxy_client_input(struct session *s);
 /* The client went away: drop the backend. */
 void proxy_session_gone(struct session *s);
 
+/* train.c: Bayes training from COPY / MOVE into and out of Junk. */
+/* Makes the classifier (at start) and frees it (at stop). */
+void train_init(struct imapd *d);
+void train_deinit(void);
+/* After a COPY / MOVE committed: queues the learning of the copied
+ * messages (spam into Junk, ham out of Junk but not into Trash) on a
+ * worker; never fails (problems are logged). */
+void train_copied(const struct mc_mailbox_owner *owner, int64_t src_mailbox_id,
+		  const struct mc_mailbox_copied *copied);
+
 /* notify.c: the Redis subscriber thread and the per-user registry of
  * logged-in sessions. */
 int notify_start(struct imapd *d, struct mc_error *err);

@@ -74,6 +74,7 @@ static int imapd_start(struct mc_service *service)
 		mc_log_error("%s", err.msg);
 		return -1;
 	}
+	train_init(d);
 	mc_server_on_stop(mc_service_server(service), imapd_loop_stop, d,
 			  STOP_GRACE_MS);
 	mc_service_set_context(service, d);
@@ -86,6 +87,7 @@ static void imapd_stop(struct mc_service *service)
 	(void)service;
 	notify_stop();
 	proxy_deinit();
+	train_deinit();
 	mc_blob_store_destroy(&imapd_ctx.blobs);
 }
 

@@ -27,7 +27,8 @@ static const struct mailctl_cmd *const tables[] = {
 	mailctl_domain_cmds,  mailctl_user_cmds,
 	mailctl_mailbox_cmds, mailctl_alias_cmds,
 	mailctl_network_cmds, mailctl_store_cmds,
-	mailctl_admin_cmds,   mailctl_queue_cmds, mailctl_dkim_cmds, NULL};
+	mailctl_admin_cmds,   mailctl_queue_cmds, mailctl_dkim_cmds,
+	mailctl_spam_cmds,    NULL};
 
 /* Prints the list of commands. */
 static void print_help(FILE *out)

@@ -43,6 +43,7 @@ extern const struct mailctl_cmd mailctl_network_cmds[];
 extern const struct mailctl_cmd mailctl_store_cmds[];
 extern const struct mailctl_cmd mailctl_queue_cmds[]; /* cmd-queue.c */
 extern const struct mailctl_cmd mailctl_dkim_cmds[];  /* cmd-dkim.c */
+extern const struct mailctl_cmd mailctl_spam_cmds[];  /* cmd-spam.c */
 /* Commands whose verb is "" take the group alone ("mailctl op NAME"). */
 extern const struct mailctl_cmd mailctl_admin_cmds[];
 
