@@ -138,7 +138,7 @@ run: all
 
 # make bench [BENCHES="ingest imap-load imap-idle"]: every benchmark runs
 # even when one fails; the target fails if any did (tests/bench/README.md).
-BENCHES ?= ingest imap-load imap-idle deliver
+BENCHES ?= ingest imap-load imap-idle deliver filters
 bench: all
 	@rc=0; for b in $(BENCHES); do tests/bench/$$b.sh || rc=1; done; exit $$rc
 
