@@ -151,6 +151,26 @@ const struct mc_api_route mc_api_routes[] = {
 	{"POST", "/api/v1/relay-routes", "relay.create", 201, 0, 0, NULL, NULL},
 	{"DELETE", "/api/v1/relay-routes/{id}", "relay.delete", 204, 0, 0, NULL,
 	 NULL},
+
+	/* quarantined inbound mail (mc-quarantine.h in the actor's scope) */
+	{"GET", "/api/v1/quarantine", "quarantine.list", 200, LS, 0, NULL,
+	 NULL},
+	{"GET", D "/quarantine", "quarantine.list_domain", 200, LS, 0, NULL,
+	 NULL},
+	{"GET", "/api/v1/quarantine/{id}", "quarantine.show", 200, 0, 0, NULL,
+	 NULL},
+	{"DELETE", "/api/v1/quarantine/{id}", "quarantine.delete", 204, 0, 0,
+	 NULL, NULL},
+	{"POST", "/api/v1/quarantine/{id}/release", "quarantine.release", 200,
+	 AC, 0, NULL, NULL},
+
+	/* per-domain content policy (mc-content-rules.h) */
+	{"GET", D "/content-rules", "content_rules.list", 200, LS, 0, NULL,
+	 NULL},
+	{"POST", D "/content-rules", "content_rules.create", 201, 0, 0, NULL,
+	 "/api/v1/domains/{0}/content-rules/{id}"},
+	{"DELETE", D "/content-rules/{id}", "content_rules.delete", 204, 0, 0,
+	 NULL, NULL},
 	{0},
 };
 

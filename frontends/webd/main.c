@@ -172,7 +172,7 @@ static int init_ssl_library(const struct mc_config *cfg)
  * (wellknown.c), which go on to their registered handlers. */
 static int on_request(struct mg_connection *conn)
 {
-	if (mc_webd_wellknown_claims(conn))
+	if (mc_webd_wellknown_claims(conn) || mc_webd_quarantine_claims(conn))
 		return 0;
 	return mc_api_handle(conn, webd.api);
 }
@@ -378,8 +378,10 @@ static int webd_start(struct mc_service *svc)
 	free(openapi);
 	if (r == 0)
 		r = start_civetweb(webd.cfg, mc_buf_cstr(&ports));
-	if (r == 0)
+	if (r == 0) {
 		mc_webd_wellknown_start(webd.mg, webd.cfg);
+		mc_webd_quarantine_start(webd.mg, webd.cfg);
+	}
 	if (r == 0) {
 		mc_log_info(
 			"web server on %s (%lld threads)", mc_buf_cstr(&ports),
@@ -398,6 +400,7 @@ static void webd_stop(struct mc_service *svc)
 		mg_stop(webd.mg);
 	webd.mg = NULL;
 	mc_webd_wellknown_stop();
+	mc_webd_quarantine_stop();
 	if (webd.maint_started) {
 		pthread_mutex_lock(&webd.lock);
 		webd.stopping = true;

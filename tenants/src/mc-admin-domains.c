@@ -27,7 +27,8 @@
 		"d.created_at") ", (SELECT array_agg(x.name ORDER BY "         \
 				"x.name) FROM domains x WHERE x.tenant_id = "  \
 				"d.tenant_id AND "                             \
-				"x.alias_for = d.id)::text"
+				"x.alias_for = "                               \
+				"d.id)::text, " ADMIN_FILTER_COLS
 #define DOMAIN_FROM " FROM domains d JOIN tenants t ON t.id = d.tenant_id "
 
 /* A boolean column. */
@@ -73,6 +74,7 @@ static json_t *domain_row(struct mc_admin *a, PGresult *res, int i,
 		(json_int_t)admin_col_i64(res, i, 18), "created_at",
 		PQgetvalue(res, i, 19));
 	add_policy(o, res, i);
+	admin_filter_json_add(o, res, i, 21);
 	if (admin_level_json_add(a, o, ADMIN_AT_DOMAIN,
 				 admin_col_i64(res, i, 0), err) < 0) {
 		json_decref(o);
@@ -112,6 +114,7 @@ struct domain_in {
 	int quota_permanent, internal_only;
 	char *protocols, *pw_classes, *pw_exceptions; /* array literals */
 	struct admin_limits lim;
+	struct admin_filter_in filt; /* mc-admin-content.c */
 	bool tenant_fields, settings_fields;
 };
 
@@ -122,6 +125,7 @@ static void domain_in_free(struct domain_in *in)
 	free(in->protocols);
 	free(in->pw_classes);
 	free(in->pw_exceptions);
+	admin_filter_in_free(&in->filt);
 }
 
 /* Is s one of the NULL-terminated words? */
@@ -358,6 +362,7 @@ static int read_domain(struct mc_admin *a, const json_t *body,
 	in->quota_permanent = in->internal_only = -1;
 	if (read_status_expiry(a, body, in, err) < 0 ||
 	    read_domain_settings(a, body, in, err) < 0 ||
+	    admin_filter_read(a, body, &in->filt, err) < 0 ||
 	    admin_limits_parse(a, body, admin_limit_keys(ADMIN_AT_DOMAIN),
 			       &in->lim, err) < 0)
 		return -1;
@@ -383,6 +388,9 @@ static const char *const writable[] = {"status",
 				       "password_policy",
 				       "self_registration",
 				       "limits",
+				       "filter_settings",
+				       "attachment_blocklist",
+				       "attachment_blocklist_action",
 				       NULL};
 
 /* A -1-means-unset integer as a parameter. */
@@ -456,6 +464,8 @@ static int update_row(struct mc_admin *a, int64_t id, const char *name,
 	admin_limits_params(&in->lim, lb, lim);
 	memcpy(params + 18, lim + 1, 7 * sizeof(*lim));
 	params[25] = bump ? "1" : "0";
+	if (admin_filter_update(a, id, &in->filt, err) < 0)
+		return -1;
 	PGresult *res = admin_query(a, sql_update, 26, params, err);
 	if (res == NULL)
 		return -1;
@@ -557,6 +567,9 @@ ADMIN_OP(admin_domain_create)
 					      "password_policy",
 					      "self_registration",
 					      "limits",
+					      "filter_settings",
+					      "attachment_blocklist",
+					      "attachment_blocklist_action",
 					      NULL};
 	struct domain_op op = {.call = call};
 	int r = -1;

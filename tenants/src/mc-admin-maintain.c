@@ -2,8 +2,9 @@
  * mc-webd and `mailctl maintain` as the database owner: purges users
  * deleted more than 7 days ago with their mail (releasing the message
  * references as an expunge does, so that the store's collector removes
- * the blobs), marks domains past their expiry date expired, and drops
- * idempotency keys older than a day. */
+ * the blobs), marks domains past their expiry date expired, drops
+ * idempotency keys older than a day, sends quarantine digests and
+ * deletes expired quarantine items. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,9 @@ int mc_admin_maintain(struct mc_pg *pg, struct mc_redis *redis,
 		return -1;
 	/* reminders need the blob store of the configuration */
 	if (cfg != NULL && admin_password_reminders(pg, redis, cfg, err) < 0)
+		return -1;
+	/* quarantine digests (with [webd] quarantine_secret) and expiry */
+	if (admin_quarantine_maintain(pg, redis, cfg, err) < 0)
 		return -1;
 	expired = mc_pg_exec(pg,
 			     "UPDATE domains SET status = 'expired', version "

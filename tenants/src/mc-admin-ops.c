@@ -83,6 +83,14 @@ const struct mc_admin_op_def mc_admin_ops[] = {
 	{"relay.list", admin_relay_list},
 	{"relay.create", admin_relay_create},
 	{"relay.delete", admin_relay_delete},
+	{"quarantine.list", admin_quarantine_list},
+	{"quarantine.list_domain", admin_quarantine_list_domain},
+	{"quarantine.show", admin_quarantine_show},
+	{"quarantine.release", admin_quarantine_release},
+	{"quarantine.delete", admin_quarantine_delete},
+	{"content_rules.list", admin_content_rules_list},
+	{"content_rules.create", admin_content_rules_create},
+	{"content_rules.delete", admin_content_rules_delete},
 	{NULL, NULL},
 };
 

@@ -377,5 +377,46 @@ ADMIN_OP(admin_queue_delete);
 ADMIN_OP(admin_relay_list);
 ADMIN_OP(admin_relay_create);
 ADMIN_OP(admin_relay_delete);
+ADMIN_OP(admin_quarantine_list);
+ADMIN_OP(admin_quarantine_list_domain);
+ADMIN_OP(admin_quarantine_show);
+ADMIN_OP(admin_quarantine_release);
+ADMIN_OP(admin_quarantine_delete);
+ADMIN_OP(admin_content_rules_list);
+ADMIN_OP(admin_content_rules_create);
+ADMIN_OP(admin_content_rules_delete);
+
+/* A domain's inbound protection settings as domain.create / .update take
+ * them (mc-admin-content.c): filter_settings (validated, replaces the
+ * stored object), attachment_blocklist (normalised array literal) and
+ * attachment_blocklist_action; NULL = not given. */
+struct admin_filter_in {
+	char *filter_settings; /* JSON text */
+	char *blocklist;       /* PostgreSQL array literal */
+	const char *blocklist_action;
+};
+/* Reads and checks those members of body (field errors name the key:
+ * "filter_settings.spf_fail"). 0 or -1. */
+int admin_filter_read(struct mc_admin *a, const json_t *body,
+		      struct admin_filter_in *in, struct mc_error *err);
+void admin_filter_in_free(struct admin_filter_in *in);
+/* Stores what in gives on domain id (nothing when nothing is given). */
+int admin_filter_update(struct mc_admin *a, int64_t domain_id,
+			const struct admin_filter_in *in, struct mc_error *err);
+/* The domain columns admin_filter_json_add reads, from "d". */
+#define ADMIN_FILTER_COLS                                                      \
+	"d.filter_settings::text, d.attachment_blocklist::text, "              \
+	"d.attachment_blocklist_action"
+/* Sets "filter_settings", "attachment_blocklist" and
+ * "attachment_blocklist_action" on o from columns col..col+2 of row. */
+void admin_filter_json_add(json_t *o, const PGresult *res, int row, int col);
+
+/* Maintenance (mc-admin-quarantine-digest.c): the quarantine digests of
+ * users with new items, stored into their INBOX (only with a [webd]
+ * quarantine_secret), then the expiry of old items. The number of
+ * digests sent, or -1 with err. */
+int admin_quarantine_maintain(struct mc_pg *pg, struct mc_redis *redis,
+			      const struct mc_config *cfg,
+			      struct mc_error *err);
 
 #endif
