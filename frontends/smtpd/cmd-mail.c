@@ -198,18 +198,23 @@ static void mail_done(struct session *s, void *ctx)
 	free(j);
 }
 
+void cmd_mail_unauth(struct session *s)
+{
+	if (filter_wanted(s))
+		filter_mail(s); /* SPF, then 250 */
+	else
+		mc_smtp_server_accept(s->smtp);
+}
+
 void cmd_mail(void *ctx, struct mc_smtp_server *smtp,
 	      const struct mc_smtp_server_mail *mail)
 {
 	struct session *s = ctx;
 	trans_free(&s->trans);
 	s->trans = trans_new(s, mail);
-	if (!s->user.ok && filter_wanted(s)) {
-		filter_mail(s); /* SPF, then 250 */
-		return;
-	}
 	if (!s->user.ok) {
-		mc_smtp_server_accept(smtp);
+		if (!conn_limits_mail(s)) /* else it calls cmd_mail_unauth */
+			cmd_mail_unauth(s);
 		return;
 	}
 	struct mail_job *j = mc_calloc(1, sizeof(*j));

@@ -26,6 +26,7 @@ struct rcpt_job {
 	bool counted;
 	const struct mc_spf_answer *spf; /* checked mail: SPF at MAIL */
 	const char *sender;
+	const char *conn_ip; /* [connections] apply to this client */
 	/* the answer */
 	unsigned code;
 	const char *enh, *text;
@@ -169,6 +170,13 @@ static void rcpt_work(struct mc_worker *worker, void *ctx)
 	struct rcpt_job *j = ctx;
 	struct mc_pg *pg = mc_service_worker_pg(worker);
 	struct mc_redis *redis = mc_service_worker_redis(worker);
+	if (j->conn_ip != NULL &&
+	    conn_limits_blocked(worker, j->d, j->conn_ip)) {
+		answer(j, 450, "4.7.1",
+		       "Your host is temporarily blocked (too many unknown "
+		       "recipients), try again later");
+		return;
+	}
 	int r = mc_directory_resolve(pg, redis, &j->d->dir, j->r->pool,
 				     j->r->address, &j->r->res, &j->err);
 	if (r == 0 && j->internal_only && j->r->res.tenant_id != j->user_tenant)
@@ -180,6 +188,8 @@ static void rcpt_work(struct mc_worker *worker, void *ctx)
 		decide_local(j);
 	else if (r == 0)
 		decide_refused(j);
+	if (r == 0 && j->conn_ip != NULL && j->r->res.status == MC_DIR_UNKNOWN)
+		conn_limits_unknown(worker, j->d, j->conn_ip);
 	if (r < 0)
 		answer(j, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
 	else if (j->code == 250 && j->spf != NULL && !j->r->remote)
@@ -259,6 +269,10 @@ static struct rcpt_job *rcpt_job_new(struct session *s, const char *address,
 		.ls = s->trans->limits,
 		.spf = s->trans->filtered ? &s->trans->spf : NULL,
 		.sender = mc_pstrdup(pool, s->trans->sender),
+		.conn_ip = conn_limits_wanted(s) &&
+					   s->d->conn.unknown_recipients > 0
+				   ? mc_pstrdup(pool, s->ip)
+				   : NULL,
 	};
 	if (!j->ls.on)
 		snprintf(j->ls.ip, sizeof(j->ls.ip), "%s", s->ip);

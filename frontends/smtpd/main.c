@@ -74,6 +74,7 @@ static int smtpd_start(struct mc_service *service)
 	if (d->blobs == NULL)
 		return -1;
 	filter_open(d, cfg);
+	conn_limits_open(d, cfg);
 	d->events = mc_events_redis_create(mc_service_redis_from_config(cfg));
 	mc_server_on_stop(mc_service_server(service), mc_conn_stop_loop, NULL,
 			  STOP_GRACE_MS);
@@ -87,6 +88,7 @@ static void smtpd_stop(struct mc_service *service)
 	(void)service;
 	mc_blob_store_destroy(&smtpd_ctx.blobs);
 	mc_events_destroy(&smtpd_ctx.events);
+	conn_limits_close(&smtpd_ctx);
 	filter_close(&smtpd_ctx);
 }
 

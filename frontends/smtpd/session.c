@@ -43,12 +43,18 @@ static void session_end(struct session *s)
 	if (s->jobs.gone)
 		return;
 	s->jobs.gone = true;
+	conn_limits_end(s);
 	if (s->conn != NULL) {
 		mc_conn_close(s->conn);
 		s->conn = NULL;
 	}
 	mc_logc(&s->log, MC_LOG_INFO, "disconnected");
 	session_unref(s);
+}
+
+void session_close(struct session *s)
+{
+	session_end(s);
 }
 
 /* Tells the client the daemon stops, and closes. */
@@ -74,7 +80,7 @@ static void smtp_write(void *ctx, const void *data, size_t len)
 /* True when the state machine can take more input now. */
 static bool can_feed(const struct session *s)
 {
-	return !s->jobs.gone && !s->stopping &&
+	return !s->jobs.gone && !s->stopping && s->cs.greeted &&
 	       !mc_smtp_server_pending(s->smtp) &&
 	       !mc_smtp_server_awaiting_tls(s->smtp) &&
 	       !mc_smtp_server_closing(s->smtp) &&
@@ -125,7 +131,11 @@ static void smtp_starttls(void *ctx, struct mc_smtp_server *smtp)
 /* mc_conn: client bytes arrived. */
 static void conn_readable(void *ctx)
 {
-	session_pump(ctx);
+	struct session *s = ctx;
+	if (!s->cs.greeted)
+		conn_limits_early_input(s);
+	else
+		session_pump(s);
 }
 
 /* mc_conn: TLS is up (implicit, or after STARTTLS). */
@@ -214,6 +224,7 @@ static void smtp_xclient(void *ctx, struct mc_smtp_server *smtp,
 			 const struct mc_smtp_server_xclient *x)
 {
 	struct session *s = ctx;
+	(void)smtp; /* conn_limits_xclient() answers */
 	if (x->addr != NULL) {
 		char lit[MC_ADDR_STR_MAX + 8];
 		snprintf(lit, sizeof(lit),
@@ -226,11 +237,12 @@ static void smtp_xclient(void *ctx, struct mc_smtp_server *smtp,
 			mc_log_ctx_set(&s->log, "ip", "%s", s->ip);
 		}
 	}
-	mc_smtp_server_accept(smtp);
+	conn_limits_xclient(s); /* the new client's limits, then 220 */
 }
 
 static const struct mc_smtp_server_callbacks callbacks = {
 	.write = smtp_write,
+	.helo = conn_limits_helo,
 	.mail = cmd_mail,
 	.rcpt = cmd_rcpt,
 	.auth = cmd_auth,
@@ -279,5 +291,5 @@ void session_accept(struct mc_loop *loop, struct bufferevent *bev,
 	mc_logc(&s->log, MC_LOG_INFO, "connect on %s", info->listener);
 	s->conn = mc_conn_create(loop, bev, info, &conn_callbacks, s);
 	session_timeouts(s);
-	mc_smtp_server_greet(s->smtp);
+	conn_limits_connect(s); /* the greeting, now or once checked */
 }

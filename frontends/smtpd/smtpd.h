@@ -39,7 +39,7 @@ struct conn_settings {
 	unsigned max_per_ip, per_minute, messages_per_minute;
 	unsigned unknown_recipients, block_s, pregreet_ms;
 	bool reverse_dns, helo_check, sender_domain_check;
-	struct mc_cidr trusted[MC_ADDR_NETS_MAX]; /* [filter] trusted_networks */
+	struct mc_cidr trusted[MC_ADDR_NETS_MAX]; /* [filter] trusted_nets */
 	size_t trusted_count;
 	struct mc_dns *own_dns; /* when [filter] opened none */
 };
@@ -50,7 +50,7 @@ struct conn_state {
 	bool checking;	    /* the check of the client IP is in flight */
 	struct event *wait; /* the pregreet delay, NULL when over */
 	char counted[MC_ADDR_STR_MAX]; /* counted as concurrent ("": no) */
-	int rdns;			/* 0 unknown, 1 verified, -1 not */
+	int rdns; /* 0 unknown, 1 verified, -1 not */
 };
 
 /* The daemon, shared by every loop (read-only after start). */

@@ -118,7 +118,10 @@ class World:
                "MAILCORE_SPAM_RULES": str(rules),
                "MAILCORE_SPAM_DNSBL": f"bl-{uniq}.test*3, wl-{uniq}.test*-5",
                "MAILCORE_SPAM_DNSBL_THRESHOLD": "3",
-               "MAILCORE_GREYLIST_MODE": "off"}
+               "MAILCORE_GREYLIST_MODE": "off",
+               # the per-IP connection limits are test_smtpd_connections'
+               "MAILCORE_CONNECTIONS_PER_MINUTE": "0",
+               "MAILCORE_CONNECTIONS_MAX_PER_IP": "0"}
         env.update(extra_env or {})
         self.smtpd = start_smtpd(daemon, **env)
 
