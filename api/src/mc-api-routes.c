@@ -164,6 +164,12 @@ const struct mc_api_route mc_api_routes[] = {
 	{"POST", "/api/v1/quarantine/{id}/release", "quarantine.release", 200,
 	 AC, 0, NULL, NULL},
 
+	/* the inbound verdicts per message and recipient (schema/0011) */
+	{"GET", "/api/v1/security-log", "security.list", 200, LS, 0, NULL,
+	 NULL},
+	{"GET", D "/security-log", "security.list_domain", 200, LS, 0, NULL,
+	 NULL},
+
 	/* per-domain content policy (mc-content-rules.h) */
 	{"GET", D "/content-rules", "content_rules.list", 200, LS, 0, NULL,
 	 NULL},

@@ -3,8 +3,9 @@
  * deleted more than 7 days ago with their mail (releasing the message
  * references as an expunge does, so that the store's collector removes
  * the blobs), marks domains past their expiry date expired, drops
- * idempotency keys older than a day, sends quarantine digests and
- * deletes expired quarantine items. */
+ * idempotency keys older than a day, sends quarantine digests,
+ * deletes expired quarantine items and security log rows older than
+ * ADMIN_SECURITY_LOG_DAYS (30). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +214,8 @@ int mc_admin_maintain(struct mc_pg *pg, struct mc_redis *redis,
 	    mc_pg_exec(pg,
 		       "DELETE FROM idempotency_keys WHERE created_at < "
 		       "now() - interval '24 hours'",
-		       0, NULL, err) < 0)
+		       0, NULL, err) < 0 ||
+	    admin_security_log_purge(pg, err) < 0)
 		return -1;
 	if ((purged > 0 || expired > 0) && redis != NULL) {
 		struct mc_error ierr = {0};

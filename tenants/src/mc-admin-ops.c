@@ -88,6 +88,8 @@ const struct mc_admin_op_def mc_admin_ops[] = {
 	{"quarantine.show", admin_quarantine_show},
 	{"quarantine.release", admin_quarantine_release},
 	{"quarantine.delete", admin_quarantine_delete},
+	{"security.list", admin_security_list},
+	{"security.list_domain", admin_security_list_domain},
 	{"content_rules.list", admin_content_rules_list},
 	{"content_rules.create", admin_content_rules_create},
 	{"content_rules.delete", admin_content_rules_delete},

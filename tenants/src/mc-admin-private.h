@@ -382,6 +382,8 @@ ADMIN_OP(admin_quarantine_list_domain);
 ADMIN_OP(admin_quarantine_show);
 ADMIN_OP(admin_quarantine_release);
 ADMIN_OP(admin_quarantine_delete);
+ADMIN_OP(admin_security_list);
+ADMIN_OP(admin_security_list_domain);
 ADMIN_OP(admin_content_rules_list);
 ADMIN_OP(admin_content_rules_create);
 ADMIN_OP(admin_content_rules_delete);
@@ -410,6 +412,13 @@ int admin_filter_update(struct mc_admin *a, int64_t domain_id,
 /* Sets "filter_settings", "attachment_blocklist" and
  * "attachment_blocklist_action" on o from columns col..col+2 of row. */
 void admin_filter_json_add(json_t *o, const PGresult *res, int row, int col);
+
+/* Security log rows (schema/0011) are kept this many days; maintenance
+ * deletes older ones. */
+#define ADMIN_SECURITY_LOG_DAYS 30
+/* Maintenance (mc-admin-security.c): deletes the security log rows older
+ * than ADMIN_SECURITY_LOG_DAYS, in batches. How many, or -1 with err. */
+long admin_security_log_purge(struct mc_pg *pg, struct mc_error *err);
 
 /* Maintenance (mc-admin-quarantine-digest.c): the quarantine digests of
  * users with new items, stored into their INBOX (only with a [webd]
