@@ -218,9 +218,17 @@ int filter_rcpt(struct mc_worker *worker, struct smtpd *d,
 				  r->pool, r->res.mailboxes[0].tenant_id,
 				  r->res.mailboxes[0].domain_id, p, err) < 0)
 		return -1;
+	if (r->res.mailboxes_count > 0 &&
+	    mc_filter_sender_lists(mc_service_worker_pg(worker),
+				   r->res.mailboxes[0].tenant_id,
+				   r->res.mailboxes[0].domain_id,
+				   r->res.mailboxes[0].user_id, sender, p,
+				   err) < 0)
+		return -1;
 	r->policy = p;
 	*reply_r = mc_filter_spf_rcpt(p, spf);
-	if (reply_r->code == 0 && p->greylist == MC_FILTER_GREY_ALWAYS) {
+	if (reply_r->code == 0 && p->greylist == MC_FILTER_GREY_ALWAYS &&
+	    p->sender_list != MC_FILTER_LISTED_ALLOW) {
 		struct mc_filter_envelope env = {
 			.redis = mc_service_worker_redis(worker),
 			.client_ip = client_ip,

@@ -532,3 +532,28 @@ def test_every_verdict_goes_to_the_security_log_and_the_event_stream(world):
         r.close()
     text = str(out)
     assert "filter.verdict" in text and world.rcpt in text, text[:500]
+
+
+def test_sender_lists_allow_beats_block(world):
+    """The domain blocks a sender domain, the user allows one address of
+    it: allowed mail skips the spam score (and DMARC), blocked mail is
+    refused; the other recipient's lists do not apply to this one."""
+    n = world.domains["none"]
+    world.stack.psql(
+        "INSERT INTO sender_lists (tenant_id, domain_id, user_id, kind, pattern) "
+        f"SELECT tenant_id, id, NULL, 'block', '@{n}' FROM domains WHERE name = '{world.t.domain}'")
+    world.stack.psql(
+        "INSERT INTO sender_lists (tenant_id, domain_id, user_id, kind, pattern) "
+        "SELECT u.tenant_id, u.domain_id, u.id, 'allow', 'friend@" + n + "' FROM users u "
+        f"JOIN domains d ON d.tenant_id = u.tenant_id AND d.id = u.domain_id "
+        f"WHERE d.name = '{world.t.domain}' AND u.local_part = 'rita'")
+    rr, dr = world.send(f"stranger@{n}", world.message(f"stranger@{n}", "blocked one"))
+    assert dr[0] == 550 and b"blocked" in dr[1], dr
+    rr, dr = world.send(f"friend@{n}", world.message(f"friend@{n}", "from a friend",
+                                                     b"SPAMWORD but a friend\r\n"))
+    assert dr[0] == 250, dr
+    [m] = world.stored()
+    assert m["Subject"] == "from a friend"
+    rows = world.stack.psql("SELECT action FROM security_log WHERE recipient = "
+                            f"'{world.rcpt}' ORDER BY id")
+    assert rows == [["reject"], ["deliver"]], rows

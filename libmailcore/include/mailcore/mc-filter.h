@@ -56,6 +56,12 @@ enum mc_filter_greylist {
 	MC_FILTER_GREY_SCORE,
 };
 
+enum mc_filter_sender_list {
+	MC_FILTER_LISTED_NONE = 0,
+	MC_FILTER_LISTED_ALLOW,
+	MC_FILTER_LISTED_BLOCK,
+};
+
 /* A domain's choices (server defaults from [filter], then the domain's
  * filter_settings JSON on top). */
 struct mc_filter_policy {
@@ -67,6 +73,10 @@ struct mc_filter_policy {
 	const char *tag;	     /* the subject tag, e.g. "[SPAM]" */
 	const char *virus_tag;	     /* "[VIRUS]" */
 	enum mc_filter_greylist greylist;
+	/* the recipient's and its domain's sender lists said (allow beats
+	 * block): allowed mail skips greylisting, DMARC and the spam score,
+	 * blocked mail is refused (550 5.7.1) */
+	enum mc_filter_sender_list sender_list;
 	/* spam score thresholds (0: that step is off) */
 	double spam_tag, spam_junk, spam_reject, greylist_score;
 };
@@ -106,6 +116,12 @@ int mc_filter_policy_load(struct mc_filter *f, struct mc_pg *pg,
 			  int64_t domain_id, struct mc_filter_policy *policy,
 			  struct mc_error *err);
 const struct mc_filter_policy *mc_filter_defaults(const struct mc_filter *f);
+/* Looks sender ("" = null) up in the sender lists of the domain and of
+ * user_id (0 = none) into policy->sender_list. 0, or -1 with err. */
+int mc_filter_sender_lists(struct mc_pg *pg, int64_t tenant_id,
+			   int64_t domain_id, int64_t user_id,
+			   const char *sender, struct mc_filter_policy *policy,
+			   struct mc_error *err);
 
 /* An SMTP answer (code 0: none). */
 struct mc_filter_reply {

@@ -193,6 +193,14 @@ static enum mc_filter_action decide(struct mc_pool *pool,
 		if ((int)a >= 0)
 			return a;
 	}
+	if (p->sender_list == MC_FILTER_LISTED_ALLOW)
+		return MC_FILTER_DELIVER;
+	if (p->sender_list == MC_FILTER_LISTED_BLOCK) {
+		e->reject_code = 550;
+		e->reject_code_text = "Message rejected: the sender is blocked "
+				      "by the recipient";
+		return MC_FILTER_REJECT;
+	}
 	if (p->dmarc && v->dmarc.policy == MC_DMARC_POLICY_REJECT) {
 		e->reject_code = 550;
 		e->reject_code_text = mc_psprintf(
@@ -427,7 +435,9 @@ static void greylist_scored(struct mc_filter *f, struct mc_pool *pool,
 	for (size_t i = 0; i < count; i++) {
 		const struct mc_filter_policy *p = policies[i];
 		if (p->greylist != MC_FILTER_GREY_SCORE ||
-		    p->greylist_score <= 0 || v->spam_score < p->greylist_score)
+		    p->greylist_score <= 0 ||
+		    v->spam_score < p->greylist_score ||
+		    p->sender_list == MC_FILTER_LISTED_ALLOW)
 			continue;
 		struct mc_filter_reply g = mc_filter_greylist(
 			f, pool, env, env->rcpts[i], env->rcpt_domains[i]);

@@ -16,6 +16,12 @@
 #include "mailcore/mc-pool.h"
 #include "mc-filter-private.h"
 
+static const char lists_sql[] =
+	"SELECT bool_or(kind = 'allow'), bool_or(kind = 'block') "
+	"FROM sender_lists WHERE tenant_id = $1 AND domain_id = $2"
+	" AND (user_id IS NULL OR user_id = $3)"
+	" AND (pattern = lower($4) OR pattern = '@' || lower($5))";
+
 static const char policy_sql[] =
 	"SELECT filter_settings::text FROM domains "
 	"WHERE tenant_id = $1 AND id = $2";
@@ -182,6 +188,30 @@ int mc_filter_policy_load(struct mc_filter *f, struct mc_pg *pg,
 		return -1;
 	if (PQntuples(r) == 1)
 		mc_filter_policy_apply(pool, PQgetvalue(r, 0, 0), policy);
+	PQclear(r);
+	return 0;
+}
+
+int mc_filter_sender_lists(struct mc_pg *pg, int64_t tenant_id,
+			   int64_t domain_id, int64_t user_id,
+			   const char *sender, struct mc_filter_policy *policy,
+			   struct mc_error *err)
+{
+	char t[24], d[24], u[24];
+	const char *at = sender != NULL ? strrchr(sender, '@') : NULL;
+	if (at == NULL)
+		return 0; /* the null sender is on no list */
+	snprintf(t, sizeof(t), "%lld", (long long)tenant_id);
+	snprintf(d, sizeof(d), "%lld", (long long)domain_id);
+	snprintf(u, sizeof(u), "%lld", (long long)user_id);
+	const char *p[] = {t, d, u, sender, at + 1};
+	PGresult *r = mc_pg_query(pg, lists_sql, 5, p, err);
+	if (r == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+		policy->sender_list = MC_FILTER_LISTED_ALLOW;
+	else if (strcmp(PQgetvalue(r, 0, 1), "t") == 0)
+		policy->sender_list = MC_FILTER_LISTED_BLOCK;
 	PQclear(r);
 	return 0;
 }
