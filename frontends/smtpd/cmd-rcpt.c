@@ -164,12 +164,39 @@ static void rcpt_filter(struct mc_worker *worker, struct rcpt_job *j)
 		answer(j, reply.code, reply.enh, reply.text);
 }
 
+/* Worker: an authenticated user's report address at one of its tenant's
+ * domains (true: answered). -1 on outage. */
+static int report_rcpt(struct mc_pg *pg, struct rcpt_job *j)
+{
+	int kind = j->authed ? report_kind(j->d, j->r->address) : 0;
+	const char *at = strrchr(j->r->address, '@');
+	int64_t tenant = 0;
+	if (kind == 0 || j->d->bayes == NULL)
+		return 0;
+	int local = mc_directory_local_domain(pg, at + 1, &tenant, &j->err);
+	if (local < 0)
+		return -1;
+	if (local == 0 || tenant != j->user_tenant)
+		return 0;
+	j->r->report = kind;
+	j->r->res.tenant_id = tenant;
+	answer(j, 250, "2.1.5",
+	       kind > 0 ? "Spam report address" : "Not-spam report address");
+	return 1;
+}
+
 /* Worker: resolve and decide. */
 static void rcpt_work(struct mc_worker *worker, void *ctx)
 {
 	struct rcpt_job *j = ctx;
 	struct mc_pg *pg = mc_service_worker_pg(worker);
 	struct mc_redis *redis = mc_service_worker_redis(worker);
+	int rep = report_rcpt(pg, j);
+	if (rep != 0) {
+		if (rep < 0)
+			answer(j, 451, "4.3.0", SMTPD_TEMPFAIL_TEXT);
+		return;
+	}
 	if (j->conn_ip != NULL &&
 	    conn_limits_blocked(worker, j->d, j->conn_ip)) {
 		answer(j, 450, "4.7.1",

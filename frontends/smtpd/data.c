@@ -506,6 +506,11 @@ static void final_work(struct mc_worker *worker, void *ctx)
 	if (!sp->failed && j->t->filtered &&
 	    !run_filters(worker, j, sp, &added, &rw))
 		return;
+	if (!sp->failed)
+		report_learn(worker, sp->d, j->pool, j->t, filter_read, sp,
+			     sp->writer != NULL
+				     ? mc_blob_writer_size(sp->writer)
+				     : sp->inflight.len);
 	const char *prefix = mc_psprintf(j->pool, "%.*s%s",
 					 (int)sp->prefix.len, sp->prefix.data,
 					 added);

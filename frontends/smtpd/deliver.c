@@ -65,8 +65,8 @@ static void add_remote(struct mc_store_delivery *d, struct mc_store_remote *r,
 static void add_rcpt(struct mc_store_delivery *d, struct mc_store_local *l,
 		     struct mc_store_remote *r, const struct rcpt *rc)
 {
-	if (rc->quarantine != NULL)
-		return; /* held back (quarantine_all) */
+	if (rc->quarantine != NULL || rc->report != 0)
+		return; /* held back, or a report (nothing to store) */
 	if (rc->remote) {
 		add_remote(d, r, rc->queue_tenant, rc->address, rc);
 		return;
@@ -263,6 +263,11 @@ static int store(struct mc_pg *pg, struct mc_pool *pool, const struct trans *t,
 		 struct mc_store_local_result *res, bool *committed,
 		 struct mc_error *err)
 {
+	if (d->local_count == 0 && d->remote_count == 0 &&
+	    !any_quarantined(t)) {
+		*committed = true; /* only report addresses: nothing to keep */
+		return 0;
+	}
 	if (!any_quarantined(t))
 		return mc_store_deliver(pg, d, res, committed, err);
 	struct commit c = {t, pool, d, res, false, 0};

@@ -112,6 +112,8 @@ void filter_open(struct smtpd *d, const struct mc_config *cfg)
 	d->dnsbl = open_dnsbl(cfg);
 	d->greylist = open_greylist(cfg);
 	d->bayes = d->spam != NULL ? mc_bayes_create(NULL) : NULL;
+	d->report_spam = mc_config_str(cfg, "spam", "report_spam");
+	d->report_ham = mc_config_str(cfg, "spam", "report_ham");
 	struct mc_filter_settings set = {0};
 	mc_filter_settings_from_config(cfg, &set);
 	set.authserv_id = d->hostname;

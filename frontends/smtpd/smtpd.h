@@ -77,6 +77,7 @@ struct smtpd {
 	struct mc_dnsbl *dnsbl;
 	struct mc_greylist *greylist;
 	struct mc_bayes *bayes;
+	const char *report_spam, *report_ham; /* local parts, "" = off */
 	struct mc_cidr filter_trusted[MC_ADDR_NETS_MAX];
 	size_t filter_trusted_count;
 	struct mc_directory_settings dir;
@@ -122,6 +123,7 @@ struct rcpt {
 	const struct mc_filter_policy *policy;
 	bool junk;
 	const char *quarantine; /* held back: the reason (else NULL) */
+	int report; /* a report address: 1 spam, -1 ham (stores nothing) */
 	const char *quarantine_category;
 };
 
@@ -227,6 +229,16 @@ void filter_record(struct mc_worker *worker, struct smtpd *d,
 		   const char *client_ip, const struct mc_filter_verdict *v);
 void filter_open(struct smtpd *d, const struct mc_config *cfg);
 void filter_close(struct smtpd *d);
+
+/* report.c: the spam / not-spam report addresses. */
+typedef ssize_t report_read_fn(void *ctx, void *buf, size_t len,
+			       uint64_t offset);
+int report_kind(const struct smtpd *d, const char *address);
+/* Worker, end of DATA: trains the classifier for each report recipient
+ * (best effort, logged). */
+void report_learn(struct mc_worker *worker, struct smtpd *d,
+		  struct mc_pool *pool, const struct trans *t,
+		  report_read_fn *read, void *ctx, uint64_t size);
 
 /* data.c */
 void data_start(void *ctx, struct mc_smtp_server *smtp);

@@ -100,3 +100,51 @@ def test_refused(stack, mailctl, uniq, tmp_path):
                 str(tmp_path / "none"), f["spam1"])
     assert r.returncode == 1 and r.stdout == f"{f['spam1']}: learned as spam\n"
     assert totals(stack, t.id) == (1, 0)
+
+
+def test_report_addresses_train_the_classifier(stack, mailctl, daemon, uniq):
+    """An authenticated user forwards a message as an attachment to
+    spam-report@ its domain: the attached message is learned as spam for
+    the tenant (and stored nowhere); ham-report@ learns it back as ham;
+    an outsider's mail to the address is an unknown recipient."""
+    import hashlib
+    from smtp_helpers import Tenant, connect, login, start_smtpd, wait_until
+    t = Tenant(stack, mailctl, uniq)
+    ann = t.user("ann")
+    start_smtpd(daemon)
+    inner = (b"From: <spammer@elsewhere.example>\r\nTo: <" + ann.encode() + b">\r\n"
+             b"Subject: cheap pills\r\n\r\nbuy cheappills today\r\n")
+    outer = (b"From: <" + ann.encode() + b">\r\nSubject: spam\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+             b"Content-Type: text/plain\r\n\r\nthis is spam\r\n--B\r\n"
+             b"Content-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--B--\r\n")
+    sha = hashlib.sha256(inner).hexdigest()
+
+    def report(to):
+        s = connect(stack, "submission")
+        try:
+            assert login(s, ann, t.passwords[ann])[0] == 235
+            assert s.mail(ann)[0] == 250
+            code, text = s.rcpt(to)
+            assert code == 250, text
+            assert s.data(outer)[0] == 250
+        finally:
+            s.close()
+
+    def learned():
+        rows = stack.psql(f"SELECT learned_as FROM bayes_learned WHERE tenant_id = {t.id} "
+                          f"AND sha256 = '{sha}'")
+        return rows[0][0] if rows else None
+    report(f"spam-report@{t.domain}")
+    assert wait_until(lambda: learned() == "spam", 5), stack.psql(
+        f"SELECT sha256, learned_as FROM bayes_learned WHERE tenant_id = {t.id}")
+    report(f"ham-report@{t.domain}")
+    assert wait_until(lambda: learned() == "ham", 5)
+    assert stack.psql(f"SELECT count(*) FROM mailbox_messages WHERE tenant_id = {t.id}") \
+        == [["0"]]
+    s = connect(stack)
+    try:
+        assert s.mail("x@elsewhere.example")[0] == 250
+        assert s.rcpt(f"spam-report@{t.domain}")[0] == 550
+    finally:
+        s.close()

@@ -265,6 +265,11 @@ const struct mc_config_key mc_config_keys[] = {
 	     "DNSBL score at which MAIL is refused (554 5.7.1)"),
 	KEY("spam", "dnsbl_reject_text", MC_CFG_STRING, "",
 	    "refusal text ($ip, $zone, $reason); empty = the default"),
+	KEY("spam", "report_spam", MC_CFG_STRING, "spam-report",
+	    "local part where users send spam (forwarded as attachment) to "
+	    "train their tenant's classifier; empty = off"),
+	KEY("spam", "report_ham", MC_CFG_STRING, "ham-report",
+	    "local part for mail wrongly taken as spam; empty = off"),
 	KEYR("spam", "tag_score", MC_CFG_INT, "5", 0, 1000,
 	     "spam score from which the subject is tagged; 0 = never"),
 	KEYR("spam", "junk_score", MC_CFG_INT, "8", 0, 1000,
