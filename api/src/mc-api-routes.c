@@ -177,6 +177,13 @@ const struct mc_api_route mc_api_routes[] = {
 	 "/api/v1/domains/{0}/content-rules/{id}"},
 	{"DELETE", D "/content-rules/{id}", "content_rules.delete", 204, 0, 0,
 	 NULL, NULL},
+
+	/* sender allow and block lists (schema/0012) */
+	{"GET", D "/sender-lists", "sender_lists.list", 200, LS, 0, NULL, NULL},
+	{"POST", D "/sender-lists", "sender_lists.create", 201, 0, 0, NULL,
+	 "/api/v1/domains/{0}/sender-lists/{id}"},
+	{"DELETE", D "/sender-lists/{id}", "sender_lists.delete", 204, 0, 0,
+	 NULL, NULL},
 	{0},
 };
 

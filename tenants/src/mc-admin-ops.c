@@ -93,6 +93,9 @@ const struct mc_admin_op_def mc_admin_ops[] = {
 	{"content_rules.list", admin_content_rules_list},
 	{"content_rules.create", admin_content_rules_create},
 	{"content_rules.delete", admin_content_rules_delete},
+	{"sender_lists.list", admin_sender_lists_list},
+	{"sender_lists.create", admin_sender_lists_create},
+	{"sender_lists.delete", admin_sender_lists_delete},
 	{NULL, NULL},
 };
 

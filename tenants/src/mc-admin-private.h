@@ -387,6 +387,9 @@ ADMIN_OP(admin_security_list_domain);
 ADMIN_OP(admin_content_rules_list);
 ADMIN_OP(admin_content_rules_create);
 ADMIN_OP(admin_content_rules_delete);
+ADMIN_OP(admin_sender_lists_list);
+ADMIN_OP(admin_sender_lists_create);
+ADMIN_OP(admin_sender_lists_delete);
 
 /* A domain's inbound protection settings as domain.create / .update take
  * them (mc-admin-content.c): filter_settings (validated, replaces the

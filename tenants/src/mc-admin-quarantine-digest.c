@@ -1,8 +1,9 @@
 /* mc-admin-quarantine-digest: the quarantine's share of maintenance:
  * users with new quarantined items get a digest (mc_quarantine_digest,
- * release links under [webd] quarantine_secret and https://<[server]
- * hostname>) stored into their INBOX through the message store, as the
- * password reminders are; then expired items are deleted. */
+ * release links under [webd] quarantine_secret and [webd] public_url,
+ * default https://<[server] hostname>) stored into their INBOX through
+ * the message store, as the password reminders are; then expired items
+ * are deleted. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,23 @@ static int send_digests(struct mc_pg *pg, struct mc_redis *redis,
 	return r < 0 ? -1 : sent;
 }
 
+/* The base of the release links: [webd] public_url without trailing
+ * slashes, else https://<[server] hostname>. */
+static void base_url(const struct mc_config *cfg, char *buf, size_t size)
+{
+	const char *url = mc_config_str(cfg, "webd", "public_url");
+	size_t n;
+
+	if (url == NULL || url[0] == '\0') {
+		snprintf(buf, size, "https://%s", mc_service_hostname(cfg));
+		return;
+	}
+	snprintf(buf, size, "%s", url);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+}
+
 /* The digests, when links can be signed and the blob store opens. */
 static int digests(struct mc_pg *pg, struct mc_redis *redis,
 		   const struct mc_config *cfg, struct mc_error *err)
@@ -143,7 +161,7 @@ static int digests(struct mc_pg *pg, struct mc_redis *redis,
 
 	if (secret == NULL || secret[0] == '\0')
 		return 0;
-	snprintf(base, sizeof(base), "https://%s", mc_service_hostname(cfg));
+	base_url(cfg, base, sizeof(base));
 	struct mc_quarantine_digest_settings set = {.secret = secret,
 						    .base_url = base};
 	struct mc_blob_store *blobs = mc_service_blobs_from_config(cfg, err);

@@ -384,6 +384,10 @@ const struct mc_config_key mc_config_keys[] = {
 	KEY("webd", "quarantine_secret", MC_CFG_SECRET, "",
 	    "HMAC key of the quarantine digests' signed release links; "
 	    "empty = no digests, links disabled"),
+	KEY("webd", "public_url", MC_CFG_STRING, "",
+	    "the base URL users reach mc-webd at (links in mail, such as "
+	    "the digests' release links); empty = https://<[server] "
+	    "hostname>"),
 
 	/* DNS records hosted domains must publish (mc-dns-records) */
 	KEY("dns", "mx", MC_CFG_STRING, "",
