@@ -440,6 +440,9 @@ def test_content_rules_first_deciding_action_wins(world):
     add_rule(world, 3, "hold-invoices", {"match": "all", "conditions": [
         {"field": "subject", "op": "matches", "value": "^invoice [0-9]+$"}],
         "action": {"type": "hold", "text": "finance approves"}})
+    add_rule(world, 5, "quarantine-macros", {"match": "all", "conditions": [
+        {"field": "attachment_name", "op": "ends_with", "value": ".docm"}],
+        "action": {"type": "quarantine", "text": "macros"}})
     add_rule(world, 4, "mark-news", {"match": "all", "conditions": [
         {"field": "subject", "op": "contains", "value": "newsletter"}],
         "action": {"type": "tag", "text": "[NEWS]"}})
@@ -451,10 +454,16 @@ def test_content_rules_first_deciding_action_wins(world):
     assert dr[0] == 250
     rr, dr = world.send(f"x@{d}", world.message(f"x@{d}", "monthly newsletter"))
     assert dr[0] == 250
+    body, _ = mime_with("report.docm", b"PK fake", "docm")
+    head = f"From: <x@{d}>\r\nTo: <{world.rcpt}>\r\nSubject: q4 report\r\n".encode()
+    rr, dr = world.send(f"x@{d}", head + body)
+    assert dr[0] == 250
     assert [m["Subject"] for m in world.stored()] == ["another offer",
                                                       "[NEWS] monthly newsletter"]
-    [[cat, reason, subject]] = quarantined(world)
-    assert (cat, subject) == ("policy", "invoice 42") and "hold-invoices" in reason
+    rows = quarantined(world)
+    assert [(c, subj) for c, _, subj in rows] == [("policy", "invoice 42"),
+                                                  ("policy", "q4 report")], rows
+    assert "hold-invoices" in rows[0][1] and "quarantine-macros" in rows[1][1]
 
 
 def test_content_rule_bcc_and_attachment_blocklist(world, mailctl):
@@ -486,10 +495,11 @@ def test_virus_quarantined_when_the_domain_says_so(world):
     assert cat == "virus" and "Mailcore.Test.EICAR" in reason and subject == "eicar q"
 
 
-def test_bayes_training_moves_the_verdict(world):
-    """Inactive until the tenant's table has 200 spam and 200 ham
-    messages; then tokens learned as spam push the score over the tag
-    threshold."""
+def test_bayes_training_moves_the_verdict(world, mailctl, tmp_path):
+    """Inactive until the tenant's table holds 200 spam and 200 ham
+    messages (trained with mailctl spam learn, as IMAP Junk moves and the
+    report addresses do); then the same message scores as spam."""
+    import random
     d = world.domains["pass"]
     world.set_domain('{"spam_tag": 3}')
     body = b"cheapmeds bargainpills wonderdrug cheapmeds\r\n"
@@ -497,22 +507,30 @@ def test_bayes_training_moves_the_verdict(world):
     assert dr[0] == 250
     [m] = world.stored()
     assert m["Subject"] == "hello one" and "BAYES" not in m["X-Spam-Status"]
-    tid = world.t.id
-    tokens = ["cheapmeds", "bargainpills", "wonderdrug"]
-    world.stack.psql(
-        f"INSERT INTO bayes_totals (tenant_id, spam_messages, ham_messages) VALUES "
-        f"({tid}, 200, 200)")
-    for tok in tokens:
-        world.stack.psql(
-            "INSERT INTO bayes_tokens (tenant_id, token, spam, ham) VALUES "
-            f"({tid}, ('x' || substr(encode(sha256('{tok}'::bytea), 'hex'), 1, 16))"
-            "::bit(64)::bigint, 150, 0)")
+    rnd = random.Random(7)
+    spam_words = ["cheapmeds", "bargainpills", "wonderdrug", "casino", "winner",
+                  "lottery", "prize", "viagrax", "pharmacy", "discount"]
+    ham_words = ["meeting", "report", "project", "schedule", "lunch", "budget",
+                 "review", "agenda", "minutes", "deadline"]
+    for kind, words in (("spam", spam_words), ("ham", ham_words)):
+        files = []
+        for i in range(200):
+            text = " ".join(rnd.choice(words) for _ in range(30))
+            f = tmp_path / f"{kind}{i}.eml"
+            f.write_text(f"From: <x{i}@{kind}.example>\r\nSubject: {kind} {i}\r\n\r\n"
+                         f"{text}\r\n")
+            files.append(str(f))
+        r = mailctl("spam", "learn", "--tenant", world.t.name, f"--{kind}", *files)
+        assert r.returncode == 0, r.stderr[-500:]
     rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "hello two", body))
     assert dr[0] == 250
     m = world.stored()[1]
     assert "BAYES_SPAM" in m["X-Spam-Status"], m["X-Spam-Status"]
     assert m["Subject"] == "[SPAM] hello two"
-
+    rr, dr = world.send(f"a@{d}", world.message(f"a@{d}", "hello three",
+                                                b"meeting agenda budget review\r\n"))
+    m = world.stored()[2]
+    assert "BAYES_HAM" in m["X-Spam-Status"] and m["Subject"] == "hello three"
 
 def test_every_verdict_goes_to_the_security_log_and_the_event_stream(world):
     from smtp_helpers import Resp
