@@ -288,3 +288,33 @@ def test_sender_domain_check(world, on):
         else:
             assert got == 250, (sender, got, text)
         close(s)
+
+
+def test_redis_outage_lets_clients_in(world):
+    """The limits live in Redis; while it is down they are not enforced
+    (fail open, one warning) and clients are greeted; once it is back the
+    limits apply again."""
+    import os
+    import signal
+    from test_smtpd_outage import restore, stop
+    d = world.start(max_per_ip="1", per_minute="0", **UNTRUSTED_LOOPBACK)
+    src = loopback_ip()
+    try:
+        stop(os.path.join(world.stack.state, "redis", "redis.pid"), signal.SIGTERM)
+        a, b = Conn(world.stack, src), Conn(world.stack, src)
+        assert a.line().startswith(b"220 ") and b.line().startswith(b"220 ")
+        a.close()
+        b.close()
+    finally:
+        restore(world.stack)
+    assert "Redis" in d.output() or "redis" in d.output()
+
+    def limited():
+        a = Conn(world.stack, src)
+        first = a.line()
+        b = Conn(world.stack, src)
+        second = b.line()
+        a.close()
+        b.close()
+        return first.startswith(b"220 ") and second.startswith(b"421 ")
+    assert wait_until(limited, 15, 0.5), d.output()[-2000:]
