@@ -105,7 +105,8 @@ static struct mc_bcc_target *with_filter_bcc(struct mc_pool *pool,
 				 : 0;
 	struct mc_bcc_target *all = mc_palloc_array(
 		pool, *n + t->filter_bcc_count + 1, sizeof(*all));
-	memcpy(all, targets, *n * sizeof(*all));
+	if (*n > 0)
+		memcpy(all, targets, *n * sizeof(*all));
 	for (size_t i = 0; i < t->filter_bcc_count; i++)
 		all[(*n)++] = (struct mc_bcc_target){tenant, t->filter_bcc[i]};
 	return all;

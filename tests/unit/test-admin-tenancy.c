@@ -486,8 +486,10 @@ static void test_domains(void **state)
 		"\"approval\", \"expires\": \"2030-01-31\", \"limits\": "
 		"{\"storage_bytes\": 200, \"users\": 10}}"));
 	assert_string_equal(keys_of(g_out),
-			    "aliases,catchall,created_at,default_user_quota,"
-			    "description,expires,limits,name,password_policy,"
+			    "aliases,attachment_blocklist,"
+			    "attachment_blocklist_action,catchall,created_at,"
+			    "default_user_quota,description,expires,"
+			    "filter_settings,limits,name,password_policy,"
 			    "quota_permanent,self_registration,settings,"
 			    "status,tenant,usage,version");
 	assert_string_equal(str(g_out, "name"), "acme.test");

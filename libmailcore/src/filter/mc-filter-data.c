@@ -240,7 +240,8 @@ static void collect_bcc(struct mc_pool *pool, struct mc_filter_verdict *v,
 		return;
 	const char **all = mc_palloc_array(pool, v->bcc_count + cv->bcc_count + 1,
 					   sizeof(*all));
-	memcpy(all, v->bcc, v->bcc_count * sizeof(*all));
+	if (v->bcc_count > 0)
+		memcpy(all, v->bcc, v->bcc_count * sizeof(*all));
 	for (size_t i = 0; i < cv->bcc_count; i++) {
 		bool seen = false;
 		for (size_t j = 0; j < v->bcc_count && !seen; j++)
