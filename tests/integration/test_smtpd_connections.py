@@ -26,8 +26,10 @@ UNTRUSTED_LOOPBACK = {"MAILCORE_FILTER_TRUSTED_NETWORKS": "::1/128"}
 
 
 def outside_ip():
-    """A random documentation address (never contacted)."""
-    return f"198.51.{random.randint(100, 113)}.{random.randint(1, 254)}"
+    """A random address near the documentation range (never contacted);
+    not 198.51.100.0/24 itself, whose reverse zone libunbound answers on
+    its own (NXDOMAIN, RFC 6303), so PTR records there are never seen."""
+    return f"198.51.{random.randint(101, 113)}.{random.randint(1, 254)}"
 
 
 def loopback_ip():
@@ -73,7 +75,8 @@ class World:
         self.stack, self.daemon, self.u = stack, daemon, uniq
         self.t = Tenant(stack, mailctl, uniq)
         self.rcpt = self.t.user("rita")
-        self.good, self.bad, self.none = outside_ip(), outside_ip(), outside_ip()
+        self.good, self.bad, self.none = random.sample(
+            [f"198.51.{random.randint(101, 113)}.{i}" for i in range(1, 255)], 3)
         self.records = [
             f"{reverse(self.good)} PTR host-{uniq}.test.",
             f"host-{uniq}.test. A {self.good}",
